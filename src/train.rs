@@ -1,0 +1,748 @@
+//! Training: a validated [`TrainConfig`], the training loop on candle
+//! (embedding-bag custom op, AdamW), threshold tuning and temperature
+//! calibration on a validation split, and the [`TrainReport`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::{Classifier, softmax};
+use crate::data::{Example, HashList};
+use crate::error::{Error, Result};
+use crate::eval::{EvalReport, report_from_probs};
+use crate::format::{ARCHITECTURE, FORMAT_VERSION, LabelsFile, ModelConfig};
+use crate::network::{EmbeddingBag, Forward, Network};
+use crate::tokenize::{Tokens, truncate_to_bytes};
+
+/// How classes are weighted in the losses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ClassWeights {
+    /// Every example counts the same.
+    None,
+    /// Inverse class frequency (sentiment), and negatives/positives ratio as
+    /// the positive weight of each tag, both capped at 10: rare classes and
+    /// tags are still learned.
+    Balanced,
+    /// Square root of `Balanced` (a milder correction).
+    Sqrt,
+}
+
+/// Training hyper-parameters, validated before any work.
+///
+/// | field | default | purpose | allowed |
+/// |---|---|---|---|
+/// | `epochs` | 40 | passes over the training split | 1..=10000 |
+/// | `learning_rate` | 0.003 | AdamW step size | (0, 1] |
+/// | `batch_size` | 32 | examples per step | 1..=65536 |
+/// | `hidden_dim` | 256 | hidden layer width (fresh heads only) | 1..=8192 |
+/// | `dropout` | 0.3 | dropout on the hidden layer | [0, 1) |
+/// | `token_dropout` | 0.1 | share of tokens dropped from each training bag | [0, 1) |
+/// | `weight_decay` | 0.0001 | AdamW decay of the dense layers | [0, 1) |
+/// | `seed` | 42 | all randomness (init, split, shuffles, dropout) | any |
+/// | `validation_split` | 0.1 | share held out to pick the epoch, tune thresholds and calibrate | [0, 0.9] |
+/// | `class_weights` | `Sqrt` | imbalance correction | see [`ClassWeights`] |
+/// | `warm_start` | false | start from the base model's weights (else fresh heads) | |
+/// | `tags` | from data | tag names to learn | non-empty names |
+///
+/// ```
+/// let cfg = voc::TrainConfig::default().epochs(5).learning_rate(0.01);
+/// assert!(cfg.validate().is_ok());
+/// let err = voc::TrainConfig::default().learning_rate(-1.0).validate().unwrap_err();
+/// assert!(err.to_string().contains("learning_rate"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TrainConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// AdamW learning rate.
+    pub learning_rate: f64,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Hidden layer width when the heads are fresh.
+    pub hidden_dim: usize,
+    /// Dropout on the hidden layer.
+    pub dropout: f32,
+    /// Share of tokens dropped from each training bag.
+    pub token_dropout: f32,
+    /// AdamW weight decay of the dense layers.
+    pub weight_decay: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Share of the data held out for validation.
+    pub validation_split: f32,
+    /// Imbalance correction.
+    pub class_weights: ClassWeights,
+    /// Start from the base model's heads.
+    pub warm_start: bool,
+    /// Tags to learn (default: the base's tags when warm starting, plus every
+    /// tag in the data).
+    pub tags: Option<Vec<String>>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 40,
+            learning_rate: 0.003,
+            batch_size: 32,
+            hidden_dim: 256,
+            dropout: 0.3,
+            token_dropout: 0.1,
+            weight_decay: 1e-4,
+            seed: 42,
+            validation_split: 0.1,
+            class_weights: ClassWeights::Sqrt,
+            warm_start: false,
+            tags: None,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($name:ident, $t:ty) => {
+        #[doc = concat!("Set `", stringify!($name), "` (see the table on [`TrainConfig`]).")]
+        #[must_use]
+        pub fn $name(mut self, v: $t) -> Self {
+            self.$name = v;
+            self
+        }
+    };
+}
+
+impl TrainConfig {
+    setter!(epochs, usize);
+    setter!(learning_rate, f64);
+    setter!(batch_size, usize);
+    setter!(hidden_dim, usize);
+    setter!(dropout, f32);
+    setter!(token_dropout, f32);
+    setter!(weight_decay, f64);
+    setter!(seed, u64);
+    setter!(validation_split, f32);
+    setter!(class_weights, ClassWeights);
+    setter!(warm_start, bool);
+
+    /// Set the tags to learn.
+    #[must_use]
+    pub fn tags(mut self, tags: Vec<String>) -> Self {
+        self.tags = Some(tags);
+        self
+    }
+
+    /// Check every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |f: &str, m: &str| Err(Error::config(f, m.to_string()));
+        if !(1..=10_000).contains(&self.epochs) {
+            return bad("epochs", "must be in 1..=10000");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return bad("learning_rate", "must be in (0, 1]");
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return bad("batch_size", "must be in 1..=65536");
+        }
+        if !(1..=8192).contains(&self.hidden_dim) {
+            return bad("hidden_dim", "must be in 1..=8192");
+        }
+        if !(self.dropout >= 0.0 && self.dropout < 1.0) {
+            return bad("dropout", "must be in [0, 1)");
+        }
+        if !(self.token_dropout >= 0.0 && self.token_dropout < 1.0) {
+            return bad("token_dropout", "must be in [0, 1)");
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay < 1.0) {
+            return bad("weight_decay", "must be in [0, 1)");
+        }
+        if !(self.validation_split >= 0.0 && self.validation_split <= 0.9) {
+            return bad("validation_split", "must be in [0, 0.9]");
+        }
+        if let Some(tags) = &self.tags {
+            if tags.iter().any(|t| t.trim().is_empty()) {
+                return bad("tags", "tag names must not be empty");
+            }
+            if tags.iter().collect::<BTreeSet<_>>().len() != tags.len() {
+                return bad("tags", "a tag name appears twice");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Figures of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EpochReport {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss (sentiment + tags).
+    pub train_loss: f64,
+    /// Validation sentiment macro-F1 (`None` without a validation split).
+    pub val_sentiment_macro_f1: Option<f64>,
+    /// Validation tag macro-F1 at tuned thresholds.
+    pub val_tags_macro_f1: Option<f64>,
+    /// Seconds since training started.
+    pub elapsed_secs: f64,
+    /// Estimated seconds left.
+    pub eta_secs: f64,
+}
+
+/// What happened in training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TrainReport {
+    /// The configuration used.
+    pub config: TrainConfig,
+    /// Examples given.
+    pub examples: usize,
+    /// Examples removed because their hash is in the evaluation hash list.
+    pub removed_eval_overlap: usize,
+    /// Examples trained on.
+    pub train_examples: usize,
+    /// Examples held out.
+    pub validation_examples: usize,
+    /// Per-epoch figures.
+    pub epochs: Vec<EpochReport>,
+    /// The epoch whose weights were kept (best validation score).
+    pub best_epoch: usize,
+    /// Sentiment temperature fitted on the validation split.
+    pub temperature: f32,
+    /// Tuned threshold of each tag.
+    pub thresholds: BTreeMap<String, f32>,
+    /// Validation figures of the final model.
+    pub validation: Option<EvalReport>,
+    /// Training examples per sentiment class and per tag.
+    pub label_counts: BTreeMap<String, usize>,
+    /// Examples per source (the `source` field), when given.
+    pub source_counts: BTreeMap<String, usize>,
+}
+
+/// Deterministic random numbers (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+    fn init(&mut self, n: usize, fan_in: usize) -> Vec<f32> {
+        let a = (1.0 / fan_in as f32).sqrt();
+        (0..n).map(|_| (self.uniform() * 2.0 - 1.0) * a).collect()
+    }
+}
+
+struct Row {
+    ids: Vec<u32>,
+    sentiment: Option<usize>,
+    tags: Option<Vec<bool>>,
+}
+
+/// Train a classifier on `examples`, starting from `base`: its tokenizer and
+/// embedding table are always reused (the table stays frozen), and with
+/// `warm_start` its hidden layer and heads too, so what it learned is kept;
+/// tags new to the base get fresh rows in the tag head.
+///
+/// Examples whose text is in `exclude` (the evaluation hash list) are removed
+/// first and counted in the report. The same data, config, seed and thread
+/// count give the same model. `progress` is called after every epoch.
+///
+/// ```
+/// let base = voc::Classifier::embedded()?;
+/// let mut rows = Vec::new();
+/// for i in 0..20 {
+///     rows.push(voc::Example::new(format!("the package was late again {i}")).with_sentiment("negative").with_tags(["process_breakdown"]));
+///     rows.push(voc::Example::new(format!("lovely staff, thank you {i}")).with_sentiment("positive").with_tags(Vec::<String>::new()));
+/// }
+/// let cfg = voc::TrainConfig::default().epochs(3).validation_split(0.2);
+/// let (clf, report) = voc::train(&base, &rows, &cfg, &voc::HashList::default(), |_| {})?;
+/// assert_eq!(report.epochs.len(), 3);
+/// assert_eq!(clf.labels().tags(), ["process_breakdown"]);
+/// # Ok::<(), voc::Error>(())
+/// ```
+pub fn train(
+    base: &Classifier,
+    examples: &[Example],
+    config: &TrainConfig,
+    exclude: &HashList,
+    mut progress: impl FnMut(&EpochReport),
+) -> Result<(Classifier, TrainReport)> {
+    config.validate()?;
+    let base_model = &base.model;
+    let classes = base_model.labels_file.sentiment.clone();
+
+    // Remove evaluation texts.
+    let kept: Vec<&Example> = examples.iter().filter(|e| !exclude.contains_text(&e.text)).collect();
+    let removed = examples.len() - kept.len();
+    if kept.is_empty() {
+        return Err(Error::config("data", "no training examples left"));
+    }
+
+    // The label set.
+    let tags: Vec<String> = match &config.tags {
+        Some(t) => t.clone(),
+        None => {
+            let mut tags: Vec<String> =
+                if config.warm_start { base_model.labels_file.tags.clone() } else { Vec::new() };
+            let data_tags: BTreeSet<&String> = kept.iter().filter_map(|e| e.tags.as_ref()).flatten().collect();
+            for t in data_tags {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            tags
+        }
+    };
+    let mut label_counts = BTreeMap::new();
+    let mut source_counts = BTreeMap::new();
+    for e in &kept {
+        if let Some(s) = &e.sentiment {
+            if !classes.contains(s) {
+                return Err(Error::config(
+                    "data",
+                    format!("sentiment {s:?} is not one of the model's classes {classes:?}"),
+                ));
+            }
+            *label_counts.entry(format!("sentiment:{s}")).or_insert(0) += 1;
+        }
+        for t in e.tags.iter().flatten() {
+            if !tags.contains(t) {
+                return Err(Error::config("tags", format!("tag {t:?} in the data is not in the tag list {tags:?}")));
+            }
+            *label_counts.entry(format!("tag:{t}")).or_insert(0) += 1;
+        }
+        if let Some(s) = &e.source {
+            *source_counts.entry(s.clone()).or_insert(0) += 1;
+        }
+    }
+    if !kept.iter().any(|e| e.sentiment.is_some() || e.tags.is_some()) {
+        return Err(Error::config("data", "no example carries a label"));
+    }
+
+    // Tokenize once.
+    let max_bytes = base.max_input_bytes();
+    let rows: Vec<Row> = kept
+        .par_iter()
+        .map_init(Tokens::default, |tok, e| -> Result<Row> {
+            base_model.tokenizer.encode_into(truncate_to_bytes(&e.text, max_bytes), tok)?;
+            Ok(Row {
+                ids: tok.ids.clone(),
+                sentiment: e.sentiment.as_ref().and_then(|s| classes.iter().position(|c| c == s)),
+                tags: e.tags.as_ref().map(|ts| tags.iter().map(|t| ts.contains(t)).collect()),
+            })
+        })
+        .collect::<Result<_>>()?;
+
+    // Split.
+    let mut rng = Rng(config.seed);
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    rng.shuffle(&mut order);
+    let n_val = ((rows.len() as f32) * config.validation_split).round() as usize;
+    let n_val = if rows.len() > 1 { n_val.min(rows.len() - 1) } else { 0 };
+    let (val_idx, train_idx) = order.split_at(n_val);
+    let (val_idx, mut train_idx) = (val_idx.to_vec(), train_idx.to_vec());
+
+    // Class weights from the training split.
+    let s = classes.len();
+    let t = tags.len();
+    let mut class_n = vec![0usize; s];
+    let mut tag_pos = vec![0usize; t];
+    let mut tag_rows = 0usize;
+    for &i in &train_idx {
+        if let Some(c) = rows[i].sentiment {
+            class_n[c] += 1;
+        }
+        if let Some(tv) = &rows[i].tags {
+            tag_rows += 1;
+            for k in 0..t {
+                tag_pos[k] += tv[k] as usize;
+            }
+        }
+    }
+    let adjust = |w: f32| -> f32 {
+        match config.class_weights {
+            ClassWeights::None => 1.0,
+            ClassWeights::Balanced => w.clamp(0.1, 10.0),
+            ClassWeights::Sqrt => w.sqrt().clamp(0.1, 10.0),
+        }
+    };
+    let total_sent: usize = class_n.iter().sum();
+    let class_w: Vec<f32> =
+        class_n.iter().map(|&n| if n == 0 { 0.0 } else { adjust(total_sent as f32 / (s as f32 * n as f32)) }).collect();
+    let pos_w: Vec<f32> =
+        tag_pos.iter().map(|&p| if p == 0 { 1.0 } else { adjust((tag_rows - p) as f32 / p as f32) }).collect();
+
+    // Parameters.
+    let dev = Device::Cpu;
+    let bn = &base_model.network;
+    let (dim, vocab) = (bn.dim, bn.vocab);
+    let warm = config.warm_start;
+    let hidden = if warm { bn.hidden } else { config.hidden_dim };
+    let embedding = Tensor::from_slice(&bn.embedding, (vocab, dim), &dev)?;
+    let token_weight = Var::from_vec(if warm { bn.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
+    let (hw, hb) = if warm {
+        (bn.hidden_w.clone(), bn.hidden_b.clone())
+    } else {
+        (rng.init(hidden * dim, dim), vec![0.0; hidden])
+    };
+    let (sw, sb) = if warm && bn.n_sent == s {
+        (bn.sent_w.clone(), bn.sent_b.clone())
+    } else {
+        (rng.init(s * hidden, hidden), vec![0.0; s])
+    };
+    let mut tw = rng.init(t * hidden, hidden);
+    let mut tb = vec![0.0; t];
+    if warm {
+        for (k, name) in tags.iter().enumerate() {
+            if let Some(j) = base_model.labels_file.tags.iter().position(|x| x == name) {
+                tw[k * hidden..(k + 1) * hidden].copy_from_slice(&bn.tags_w[j * hidden..(j + 1) * hidden]);
+                tb[k] = bn.tags_b[j];
+            }
+        }
+    }
+    let hidden_w = Var::from_vec(hw, (hidden, dim), &dev)?;
+    let hidden_b = Var::from_vec(hb, hidden, &dev)?;
+    let sent_w = Var::from_vec(sw, (s, hidden), &dev)?;
+    let sent_b = Var::from_vec(sb, s, &dev)?;
+    let tags_w = Var::from_vec(tw, (t, hidden), &dev)?;
+    let tags_b = Var::from_vec(tb, t, &dev)?;
+    let mut opt_dense = AdamW::new(
+        vec![hidden_w.clone(), hidden_b.clone(), sent_w.clone(), sent_b.clone(), tags_w.clone(), tags_b.clone()],
+        ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() },
+    )?;
+    let mut opt_bag = AdamW::new(
+        vec![token_weight.clone()],
+        ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..Default::default() },
+    )?;
+
+    let snapshot = || -> Result<Network> {
+        let v = |x: &Var| -> Result<Vec<f32>> { Ok(x.as_tensor().flatten_all()?.to_vec1::<f32>()?) };
+        Ok(Network {
+            vocab,
+            dim,
+            hidden,
+            n_sent: s,
+            n_tags: t,
+            embedding: bn.embedding.clone(),
+            token_weight: v(&token_weight)?,
+            hidden_w: v(&hidden_w)?,
+            hidden_b: v(&hidden_b)?,
+            sent_w: v(&sent_w)?,
+            sent_b: v(&sent_b)?,
+            tags_w: v(&tags_w)?,
+            tags_b: v(&tags_b)?,
+        })
+    };
+
+    let start = Instant::now();
+    let mut epochs = Vec::new();
+    let mut best: Option<(f64, usize, Network, f32, Vec<f32>)> = None;
+    for epoch in 1..=config.epochs {
+        rng.shuffle(&mut train_idx);
+        let mut loss_sum = 0f64;
+        let mut steps = 0usize;
+        for batch in train_idx.chunks(config.batch_size) {
+            let b = batch.len();
+            let mut ids = Vec::new();
+            let mut offsets = vec![0usize];
+            let mut sent_target = vec![0f32; b * s];
+            let mut tag_y = vec![0f32; b * t.max(1)];
+            let mut tag_w = vec![0f32; b * t.max(1)];
+            let (mut sent_den, mut tag_den) = (0f32, 0f32);
+            for (r, &i) in batch.iter().enumerate() {
+                let row = &rows[i];
+                let before = ids.len();
+                for &id in &row.ids {
+                    if config.token_dropout == 0.0 || rng.uniform() >= config.token_dropout {
+                        ids.push(id);
+                    }
+                }
+                if ids.len() == before && !row.ids.is_empty() {
+                    ids.push(row.ids[(rng.next_u64() % row.ids.len() as u64) as usize]);
+                }
+                offsets.push(ids.len());
+                if let Some(c) = row.sentiment {
+                    sent_target[r * s + c] = class_w[c];
+                    sent_den += class_w[c];
+                }
+                if let Some(tv) = &row.tags {
+                    for k in 0..t {
+                        tag_y[r * t + k] = tv[k] as u8 as f32;
+                        tag_w[r * t + k] = if tv[k] { pos_w[k] } else { 1.0 };
+                    }
+                    tag_den += t as f32;
+                }
+            }
+            let op = EmbeddingBag { ids, offsets, train_embedding: false };
+            let pooled = embedding.apply_op2(token_weight.as_tensor(), op)?;
+            let h = pooled.matmul(&hidden_w.as_tensor().t()?)?.broadcast_add(hidden_b.as_tensor())?.relu()?;
+            let h = if config.dropout > 0.0 {
+                let keep = 1.0 - config.dropout;
+                let mask: Vec<f32> =
+                    (0..b * hidden).map(|_| if rng.uniform() < keep { 1.0 / keep } else { 0.0 }).collect();
+                (h * Tensor::from_vec(mask, (b, hidden), &dev)?)?
+            } else {
+                h
+            };
+            let mut loss = Tensor::zeros((), DType::F32, &dev)?;
+            if sent_den > 0.0 {
+                let logits = h.matmul(&sent_w.as_tensor().t()?)?.broadcast_add(sent_b.as_tensor())?;
+                let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                let target = Tensor::from_vec(sent_target, (b, s), &dev)?;
+                let l = (logp * target)?.sum_all()?.affine(-1.0 / sent_den as f64, 0.0)?;
+                loss = (loss + l)?;
+            }
+            if tag_den > 0.0 && t > 0 {
+                let x = h.matmul(&tags_w.as_tensor().t()?)?.broadcast_add(tags_b.as_tensor())?;
+                let y = Tensor::from_vec(tag_y, (b, t), &dev)?;
+                let w = Tensor::from_vec(tag_w, (b, t), &dev)?;
+                // Stable BCE with logits: max(x,0) - x*y + log(1 + exp(-|x|)).
+                let bce = ((x.relu()? - (&x * &y)?)? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+                let l = (bce * w)?.sum_all()?.affine(1.0 / tag_den as f64, 0.0)?;
+                loss = (loss + l)?;
+            }
+            let grads = loss.backward()?;
+            opt_dense.step(&grads)?;
+            opt_bag.step(&grads)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            steps += 1;
+        }
+
+        // Validation: pick the epoch, tune thresholds, calibrate.
+        let net = snapshot()?;
+        let (val_sent, val_tags, score, temperature, thresholds) = if val_idx.is_empty() {
+            (None, None, -(loss_sum / steps.max(1) as f64), 1.0, vec![0.5; t])
+        } else {
+            let logits = val_logits(&net, &rows, &val_idx);
+            let temperature = fit_temperature(&logits, &rows, &val_idx);
+            let thresholds = tune_thresholds(&logits, &rows, &val_idx, t);
+            let report = val_report(&classes, &tags, &thresholds, temperature, &logits, &rows, &val_idx);
+            let sf = report.sentiment.as_ref().map(|r| r.macro_f1);
+            let tf = report.tags.as_ref().map(|r| r.macro_f1);
+            (sf, tf, sf.unwrap_or(0.0) + tf.unwrap_or(0.0), temperature, thresholds)
+        };
+        let elapsed = start.elapsed().as_secs_f64();
+        let rep = EpochReport {
+            epoch,
+            train_loss: loss_sum / steps.max(1) as f64,
+            val_sentiment_macro_f1: val_sent,
+            val_tags_macro_f1: val_tags,
+            elapsed_secs: elapsed,
+            eta_secs: elapsed / epoch as f64 * (config.epochs - epoch) as f64,
+        };
+        progress(&rep);
+        epochs.push(rep);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, epoch, net, temperature, thresholds));
+        }
+    }
+    let (_, best_epoch, network, temperature, thresholds) =
+        best.ok_or_else(|| Error::config("epochs", "must be at least 1"))?;
+    let thresholds: BTreeMap<String, f32> = tags.iter().cloned().zip(thresholds).collect();
+    let labels_file =
+        LabelsFile { sentiment: classes.clone(), tags: tags.clone(), thresholds: thresholds.clone(), temperature };
+    let model_config = ModelConfig {
+        format_version: FORMAT_VERSION,
+        architecture: ARCHITECTURE.to_string(),
+        vocab_size: vocab,
+        embedding_dim: dim,
+        hidden_dim: hidden,
+        num_sentiment_classes: s,
+        num_tags: t,
+        sha256: BTreeMap::new(),
+    };
+    let validation = (!val_idx.is_empty()).then(|| {
+        let logits = val_logits(&network, &rows, &val_idx);
+        let th: Vec<f32> = tags.iter().map(|k| thresholds[k]).collect();
+        val_report(&classes, &tags, &th, temperature, &logits, &rows, &val_idx)
+    });
+    let clf = Classifier::from_parts(
+        model_config,
+        labels_file,
+        base_model.tokenizer.clone(),
+        base_model.tokenizer_bytes.clone(),
+        network,
+    )
+    .with_max_input_bytes(max_bytes)?;
+    let report = TrainReport {
+        config: config.clone(),
+        examples: examples.len(),
+        removed_eval_overlap: removed,
+        train_examples: train_idx.len(),
+        validation_examples: val_idx.len(),
+        epochs,
+        best_epoch,
+        temperature,
+        thresholds,
+        validation,
+        label_counts,
+        source_counts,
+    };
+    Ok((clf, report))
+}
+
+fn val_logits(net: &Network, rows: &[Row], idx: &[usize]) -> Vec<Forward> {
+    idx.par_iter()
+        .map_init(Vec::new, |pooled, &i| {
+            let mut f = Forward::default();
+            net.forward(&rows[i].ids, pooled, &mut f);
+            f
+        })
+        .collect()
+}
+
+fn fit_temperature(logits: &[Forward], rows: &[Row], idx: &[usize]) -> f32 {
+    let nll = |temp: f32| -> f64 {
+        let mut sum = 0f64;
+        for (f, &i) in logits.iter().zip(idx) {
+            if let Some(c) = rows[i].sentiment {
+                sum -= (softmax(&f.sent_logits, temp)[c].max(1e-12) as f64).ln();
+            }
+        }
+        sum
+    };
+    let mut best = (f64::INFINITY, 1.0f32);
+    for step in 0..=90 {
+        let temp = 0.5 + step as f32 * 0.05;
+        let v = nll(temp);
+        if v < best.0 {
+            best = (v, temp);
+        }
+    }
+    best.1
+}
+
+fn tune_thresholds(logits: &[Forward], rows: &[Row], idx: &[usize], t: usize) -> Vec<f32> {
+    (0..t)
+        .map(|k| {
+            let pairs: Vec<(f32, bool)> = logits
+                .iter()
+                .zip(idx)
+                .filter_map(|(f, &i)| rows[i].tags.as_ref().map(|tv| (1.0 / (1.0 + (-f.tag_logits[k]).exp()), tv[k])))
+                .collect();
+            if !pairs.iter().any(|p| p.1) {
+                return 0.5;
+            }
+            let mut best = (-1.0f64, 0.5f32);
+            for step in 1..=19 {
+                let th = step as f32 * 0.05;
+                let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+                for &(p, y) in &pairs {
+                    match (y, p >= th) {
+                        (true, true) => tp += 1,
+                        (false, true) => fp += 1,
+                        (true, false) => fn_ += 1,
+                        _ => {}
+                    }
+                }
+                let f1 = crate::eval::ClassMetrics::from_counts(tp, fp, fn_).f1;
+                // Ties go to the threshold nearest 0.5.
+                if f1 > best.0 + 1e-12 || ((f1 - best.0).abs() <= 1e-12 && (th - 0.5).abs() < (best.1 - 0.5).abs()) {
+                    best = (f1, th);
+                }
+            }
+            best.1
+        })
+        .collect()
+}
+
+fn val_report(
+    classes: &[String],
+    tags: &[String],
+    thresholds: &[f32],
+    temperature: f32,
+    logits: &[Forward],
+    rows: &[Row],
+    idx: &[usize],
+) -> EvalReport {
+    let examples: Vec<Example> = idx
+        .iter()
+        .map(|&i| Example {
+            text: String::new(),
+            sentiment: rows[i].sentiment.map(|c| classes[c].clone()),
+            tags: rows[i]
+                .tags
+                .as_ref()
+                .map(|tv| tags.iter().zip(tv).filter(|(_, y)| **y).map(|(n, _)| n.clone()).collect()),
+            source: None,
+        })
+        .collect();
+    let probs: Vec<(Vec<f32>, Vec<f32>)> = logits
+        .iter()
+        .map(|f| {
+            (softmax(&f.sent_logits, temperature), f.tag_logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect())
+        })
+        .collect();
+    report_from_probs(classes, tags, thresholds, &examples, &probs)
+}
+
+impl TrainReport {
+    /// A model card (markdown) describing this training run: data counts,
+    /// removed evaluation overlap, configuration and validation figures.
+    /// `notes` (sources, licences, how to rebuild) is placed first.
+    pub fn model_card(&self, title: &str, notes: &str) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "# {title}\n");
+        if !notes.trim().is_empty() {
+            let _ = writeln!(s, "{}\n", notes.trim_end());
+        }
+        let _ = writeln!(s, "## Training run (written by `voc train`)\n");
+        let _ = writeln!(s, "- examples given: {}", self.examples);
+        let _ =
+            writeln!(s, "- removed because their hash is in the evaluation hash list: {}", self.removed_eval_overlap);
+        let _ =
+            writeln!(s, "- trained on: {}; held out for validation: {}", self.train_examples, self.validation_examples);
+        let _ = writeln!(
+            s,
+            "- epochs: {} (kept epoch {}); sentiment temperature {:.2}",
+            self.epochs.len(),
+            self.best_epoch,
+            self.temperature
+        );
+        let _ = writeln!(
+            s,
+            "- tag thresholds: {}",
+            self.thresholds.iter().map(|(k, v)| format!("{k} {v:.2}")).collect::<Vec<_>>().join(", ")
+        );
+        if !self.source_counts.is_empty() {
+            let _ = writeln!(s, "\nExamples per source (after removal):\n\n| source | rows |\n|---|---|");
+            for (k, v) in &self.source_counts {
+                let _ = writeln!(s, "| {k} | {v} |");
+            }
+        }
+        let _ = writeln!(s, "\nLabels in the data:\n\n| label | rows |\n|---|---|");
+        for (k, v) in &self.label_counts {
+            let _ = writeln!(s, "| {k} | {v} |");
+        }
+        let _ = writeln!(
+            s,
+            "\nConfiguration:\n\n```json\n{}\n```",
+            serde_json::to_string_pretty(&self.config).unwrap_or_default()
+        );
+        if let Some(v) = &self.validation {
+            let _ = writeln!(
+                s,
+                "\nValidation split (part of the training data, not a gold set):\n\n```text\n{}```",
+                v.to_table()
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,155 @@
+//! The `voc` command, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn voc(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voc"))
+        .args(args)
+        .current_dir(crate::root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or(b"")).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(out.to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn classify_text_prints_a_prediction() {
+    let out = voc(&["classify", "The screen cracked and support never called back."], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = &json(&out.stdout)[0];
+    assert_eq!(v["sentiment"]["label"], "negative");
+    let p: voc::Prediction = serde_json::from_value(v.clone()).unwrap();
+    assert!(!p.tags.is_empty());
+}
+
+#[test]
+fn classify_edge_inputs_succeed() {
+    let big = "My parcel is late. ".repeat(6000);
+    for t in ["", "😀🔥😀", big.as_str()] {
+        let out = voc(&["classify", t], None);
+        assert!(out.status.success(), "{t:.20}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(json(&out.stdout).len(), 1);
+    }
+    let out = voc(&["classify", "--pretty", "fine"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n  \"sentiment\""));
+}
+
+#[test]
+fn classify_stdin_one_line_each_in_order() {
+    let out = voc(&["classify"], Some(b"great staff\r\n\nit broke\nlost my bag"));
+    assert!(out.status.success());
+    let v = json(&out.stdout);
+    assert_eq!(v.len(), 4);
+    assert!(v[1]["sentences"].as_array().unwrap().is_empty());
+    assert_eq!(v[3]["sentences"][0]["text"], "lost my bag");
+}
+
+#[test]
+fn classify_stdin_invalid_utf8_is_reported_not_dropped() {
+    let out = voc(&["classify"], Some(b"good\n\xff\xfe bad bytes\nbroken screen\n"));
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out.stdout);
+    assert_eq!(v.len(), 3, "one output line per input line");
+    assert_eq!(v[1]["line"], 2);
+    assert!(v[1]["error"].as_str().unwrap().contains("invalid UTF-8"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+#[cfg(unix)]
+#[test]
+fn classify_invalid_utf8_argument_fails() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(env!("CARGO_BIN_EXE_voc"))
+        .arg("classify")
+        .arg(std::ffi::OsStr::from_bytes(b"bad \xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+}
+
+#[test]
+fn classify_with_model_dir_and_bad_model() {
+    let out = voc(&["classify", "--model", "tests/fixtures/tiny", "rude agent"], None);
+    assert!(out.status.success());
+    let out = voc(&["classify", "--model", "/no/such/model", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/model"));
+}
+
+#[test]
+fn eval_json_has_the_documented_shape() {
+    let out =
+        voc(&["eval", "--json", "--model", "tests/fixtures/tiny", "--data", "tests/fixtures/tiny-train.jsonl"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out.stdout);
+    assert_eq!(v.len(), 1, "exactly one JSON object");
+    let r = &v[0];
+    assert_eq!(r["n"], 48);
+    for k in ["accuracy", "macro_f1", "ece"] {
+        assert!(r["sentiment"][k].is_number(), "{k}");
+    }
+    assert_eq!(r["sentiment"]["confusion"]["labels"], serde_json::json!(["negative", "neutral", "positive"]));
+    assert!(r["sentiment"]["per_class"]["neutral"]["support"].is_number());
+    assert!(r["tags"]["macro_f1"].is_number() && r["tags"]["micro_f1"].is_number());
+    assert!(r["tags"]["per_label"]["training_need"]["f1"].is_number());
+    let table = voc(&["eval", "--model", "tests/fixtures/tiny", "--data", "tests/fixtures/tiny-train.jsonl"], None);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("macro-F1"));
+}
+
+#[test]
+fn train_writes_a_model_and_refuses_bad_input() {
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("m");
+    let o = out_dir.to_str().unwrap();
+    let args = [
+        "train",
+        "--data",
+        "tests/fixtures/tiny-train.jsonl",
+        "--tokenizer",
+        "tests/fixtures/tiny-tokenizer.json",
+        "--embeddings",
+        "tests/fixtures/tiny-embeddings.safetensors",
+        "--epochs",
+        "3",
+        "--hidden-dim",
+        "8",
+        "--out",
+        o,
+    ];
+    let out = voc(&args, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("epoch   3/3"));
+    assert!(std::fs::read_to_string(out_dir.join("README.md")).unwrap().contains("removed because their hash"));
+    voc::Classifier::from_dir(&out_dir).unwrap();
+    // Exists: refused without --force.
+    let out = voc(&args, None);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Bad data: error with file and line, nothing written.
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"text\": \"ok\", \"sentiment\": \"positive\"}\n{\"text\": \"x\", \"sentiment\": \"furious\"}\n",
+    )
+    .unwrap();
+    let out2 = d.path().join("m2");
+    let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--epochs", "1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:2: sentiment"));
+    assert!(!out2.exists());
+    // Bad config: refused before any work.
+    let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--epochs", "0"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid epochs"));
+    assert!(!out2.exists());
+}

@@ -1,0 +1,154 @@
+//! Training: it learns, it is deterministic, it removes evaluation texts,
+//! warm starts keep what was learned and add new tags, bad configs are refused.
+
+use voc::{Classifier, Example, HashList, TrainConfig};
+
+use crate::fixtures;
+
+fn fixture_rows() -> Vec<Example> {
+    voc::read_examples(fixtures().join("tiny-train.jsonl"), &voc::ReadOptions::default()).unwrap()
+}
+
+fn fresh_base() -> Classifier {
+    let t = std::fs::read(fixtures().join("tiny-tokenizer.json")).unwrap();
+    let e = std::fs::read(fixtures().join("tiny-embeddings.safetensors")).unwrap();
+    Classifier::untrained(&t, &e).unwrap()
+}
+
+fn quick() -> TrainConfig {
+    TrainConfig::default()
+        .epochs(40)
+        .hidden_dim(32)
+        .batch_size(8)
+        .learning_rate(0.01)
+        .validation_split(0.0)
+        .dropout(0.1)
+        .seed(3)
+}
+
+#[test]
+fn a_tiny_model_learns_the_fixture() {
+    let rows = fixture_rows();
+    let (clf, report) = voc::train(&fresh_base(), &rows, &quick(), &HashList::default(), |_| {}).unwrap();
+    let first = report.epochs.first().unwrap().train_loss;
+    let last = report.epochs.last().unwrap().train_loss;
+    assert!(last < first * 0.6, "loss did not fall: {first} -> {last}");
+    let eval = voc::evaluate(&clf, &rows).unwrap();
+    let s = eval.sentiment.unwrap();
+    let t = eval.tags.unwrap();
+    // Chance is ~0.33 accuracy for 3 classes; tag F1 of a coin flip is ~0.2.
+    assert!(s.accuracy > 0.8, "sentiment accuracy {}", s.accuracy);
+    assert!(t.macro_f1 > 0.6, "tags macro-F1 {}", t.macro_f1);
+}
+
+#[test]
+fn training_is_deterministic() {
+    let rows = fixture_rows();
+    let cfg = quick().epochs(5);
+    let (a, ra) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    let (b, rb) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert_eq!(
+        ra.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
+        rb.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+    );
+    for ex in &rows {
+        assert_eq!(a.classify(&ex.text).unwrap(), b.classify(&ex.text).unwrap());
+    }
+    let (c, _) = voc::train(&fresh_base(), &rows, &cfg.clone().seed(99), &HashList::default(), |_| {}).unwrap();
+    assert_ne!(a.classify(&rows[0].text).unwrap(), c.classify(&rows[0].text).unwrap());
+}
+
+#[test]
+fn evaluation_texts_are_removed_before_training() {
+    let rows = fixture_rows();
+    // Hash two of the fixture texts (with other spacing and case, as the
+    // hash normalizes them) into the exclusion list.
+    let banned = HashList::from_hashes([
+        voc::eval_hash(&format!("  {}  ", rows[0].text.to_uppercase())),
+        voc::eval_hash(&rows[5].text.replace(' ', "\n ")),
+    ]);
+    let (_, report) = voc::train(&fresh_base(), &rows, &quick().epochs(1), &banned, |_| {}).unwrap();
+    assert_eq!(report.removed_eval_overlap, 2);
+    assert_eq!(report.train_examples + report.validation_examples, rows.len() - 2);
+}
+
+#[test]
+fn shared_eval_hashes_match_the_gold_dev_texts() {
+    // The hash function agrees with the one that made ../shared/gold/eval-hashes.txt.
+    let Some(dev) = crate::gold_dev() else { return };
+    let list = HashList::read(dev.with_file_name("eval-hashes.txt")).unwrap();
+    let rows = voc::read_examples(&dev, &voc::ReadOptions::default()).unwrap();
+    assert!(rows.iter().all(|r| list.contains_text(&r.text)));
+    // And the shipped training files hold none of them.
+    for f in ["labeled.jsonl", "extra-labeled.jsonl", "synthetic.jsonl"] {
+        let p = crate::root().join("models/default/training").join(f);
+        let rows = voc::read_examples(&p, &voc::ReadOptions::default()).unwrap();
+        let overlap = rows.iter().filter(|r| list.contains_text(&r.text)).count();
+        assert_eq!(overlap, 0, "{f}");
+    }
+}
+
+#[test]
+fn warm_start_keeps_knowledge_and_adds_a_tag() {
+    let rows = fixture_rows();
+    let (base, _) = voc::train(&fresh_base(), &rows, &quick(), &HashList::default(), |_| {}).unwrap();
+    let mut new_rows = Vec::new();
+    for r in &rows {
+        let mut tags = r.tags.clone().unwrap();
+        if r.text.contains("flight") || r.text.contains("plane") {
+            tags.push("travel".into());
+        }
+        new_rows.push(Example::new(r.text.clone()).with_sentiment(r.sentiment.clone().unwrap()).with_tags(tags));
+    }
+    let cfg = quick().warm_start(true).epochs(30);
+    let (clf, _) = voc::train(&base, &new_rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert_eq!(clf.labels().tags().last().unwrap(), "travel");
+    assert_eq!(&clf.labels().tags()[..4], base.labels().tags());
+    let p = clf.classify("My flight was delayed five hours.").unwrap();
+    assert!(p.has_tag("travel"), "{:?}", p.tag_probabilities);
+    assert!(p.has_tag("process_breakdown"), "{:?}", p.tag_probabilities);
+}
+
+#[test]
+fn partial_labels_train_only_their_head() {
+    let rows: Vec<Example> = fixture_rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            if i % 2 == 0 {
+                r.tags = None;
+            } else {
+                r.sentiment = None;
+            }
+            r
+        })
+        .collect();
+    let (_, report) = voc::train(&fresh_base(), &rows, &quick().epochs(3), &HashList::default(), |_| {}).unwrap();
+    assert_eq!(report.epochs.len(), 3);
+}
+
+#[test]
+fn invalid_config_is_rejected_naming_the_field() {
+    let rows = fixture_rows();
+    for (cfg, field) in [
+        (TrainConfig::default().epochs(0), "epochs"),
+        (TrainConfig::default().learning_rate(f64::NAN), "learning_rate"),
+        (TrainConfig::default().batch_size(0), "batch_size"),
+        (TrainConfig::default().validation_split(0.95), "validation_split"),
+        (TrainConfig::default().dropout(1.0), "dropout"),
+        (TrainConfig::default().tags(vec!["a".into(), "a".into()]), "tags"),
+    ] {
+        match voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| panic!("no work expected")) {
+            Err(voc::Error::Config { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_tag_against_a_fixed_list_is_refused() {
+    let rows = fixture_rows();
+    let cfg = quick().tags(vec!["product_failure".into()]);
+    let err = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap_err();
+    assert!(err.to_string().contains("not in the tag list"), "{err}");
+}
