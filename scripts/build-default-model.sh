@@ -10,13 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 T=models/default/training
 OUT=work-cache/default-new
-cargo build --release --quiet
+VOC=${VOC:-./target/release/voc}
+[ -n "${VOC_SKIP_BUILD:-}" ] || cargo build --release --quiet
 EXCLUDE=()
 if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shared/gold/eval-hashes.txt); fi
-./target/release/voc --threads 2 train \
+"$VOC" --threads 2 train \
   --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/synthetic.jsonl" \
-  --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-128.safetensors" \
-  "${EXCLUDE[@]}" --seed 42 --epochs 20 \
+  --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
+  "${EXCLUDE[@]}" --seed 42 --epochs 20 --learning-rate 0.001 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \
   --report work-cache/default-train-report.json --out "$OUT" --force
 if [ -f ../shared/gold/dev.jsonl ]; then
@@ -25,15 +26,15 @@ if [ -f ../shared/gold/dev.jsonl ]; then
     echo "## Quality on the gold dev set (../shared/gold/dev.jsonl, never trained on)"
     echo
     echo '```text'
-    ./target/release/voc eval --data ../shared/gold/dev.jsonl --model "$OUT"
+    "$VOC" eval --data ../shared/gold/dev.jsonl --model "$OUT"
     echo '```'
   } >> "$OUT/README.md"
-  ./target/release/voc eval --data ../shared/gold/dev.jsonl --model "$OUT" --json > work-cache/default-dev-eval.json
+  "$VOC" eval --data ../shared/gold/dev.jsonl --model "$OUT" --json > work-cache/default-dev-eval.json
 else
   echo "note: ../shared/gold/dev.jsonl not found; the card has no dev-set figures" >&2
 fi
 for f in config.json labels.json tokenizer.json model.safetensors README.md; do
   cp "$OUT/$f" "models/default/$f"
 done
-chmod 644 models/default/*
+chmod 644 models/default/*.json models/default/*.safetensors models/default/README.md
 echo "rebuilt models/default"

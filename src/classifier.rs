@@ -117,6 +117,18 @@ impl Classifier {
         }
         let labels_file = format::parse_labels(b.labels, &config)?;
         let tokenizer = TextTokenizer::from_bytes(b.tokenizer)?;
+        // A pipeline can parse yet fail on text (an unknown-token name absent
+        // from its vocabulary; found by fuzzing): say so now, naming the
+        // file, rather than failing on the first comment.
+        let probe = "voc-probe qzxjv \u{10FFFF}\u{E000} \u{2603} 9 ! a";
+        tokenizer.encode_into(probe, &mut Tokens::default()).map_err(|e| match e {
+            Error::Tokenizer(src) => Error::Model {
+                file: TOKENIZER.into(),
+                message: format!("cannot tokenize text: {src}"),
+                source: Some(src),
+            },
+            other => other,
+        })?;
         let bound = tokenizer.max_id_bound();
         if bound > config.vocab_size {
             return Err(Error::model(
@@ -208,6 +220,17 @@ impl Classifier {
     /// ```
     pub fn classify_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
         texts.par_iter().map_init(Tokens::default, |tokens, t| self.classify_with(t.as_ref(), tokens)).collect()
+    }
+
+    /// The token ids of `text` and their byte ranges, as the model sees them
+    /// (after the input limit). Not a stable API: for the benchmarks and the
+    /// tokenizer equivalence tests.
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    pub fn tokenize_for_tests(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+        let mut tokens = Tokens::default();
+        self.model.tokenizer.encode_into(truncate_to_bytes(text, self.max_input_bytes), &mut tokens)?;
+        Ok((tokens.ids, tokens.offsets))
     }
 
     pub(crate) fn classify_with(&self, text: &str, tokens: &mut Tokens) -> Result<Prediction> {

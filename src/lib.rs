@@ -29,6 +29,7 @@
 // Index loops over several parallel arrays read better than zipped iterators here.
 #![allow(clippy::needless_range_loop)]
 
+mod batch;
 mod classifier;
 mod data;
 mod error;
@@ -37,6 +38,7 @@ mod format;
 mod labels;
 mod network;
 mod prediction;
+mod report;
 mod tokenize;
 mod train;
 
@@ -48,6 +50,12 @@ pub use format::{FORMAT_VERSION, ModelBytes, OLDEST_FORMAT_VERSION};
 pub use labels::Labels;
 pub use prediction::{Evidence, Prediction, Sentence, Sentiment, Span, Tag};
 pub use train::{ClassWeights, EpochReport, TrainConfig, TrainReport, train};
+
+pub use batch::{
+    ClassifyIter, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_ROW_BYTES, InputFormat, OutputFormat, ScoreOptions, ScoreProgress,
+    ScoreSummary, TEXT_COLUMN_GUESSES, score_file,
+};
+pub use report::{FeedbackReport, Period, ReportOptions};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

@@ -53,6 +53,10 @@ enum Command {
         #[command(flatten)]
         columns: Columns,
     },
+    /// Score CSV/TSV/JSONL files (plain or .gz, or - for stdin) into one JSONL or CSV file.
+    Score(Box<ScoreArgs>),
+    /// Summarize a scored file: an HTML report with charts, and a text summary on stdout.
+    Report(ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -111,6 +115,9 @@ struct TrainArgs {
     validation_split: Option<f32>,
     #[arg(long, value_enum)]
     class_weights: Option<Weights>,
+    /// Fine-tune the token embedding table too (slower).
+    #[arg(long)]
+    train_embeddings: bool,
     /// Evaluation hash list whose texts are removed before training
     /// (default: ../shared/gold/eval-hashes.txt when it exists).
     #[arg(long)]
@@ -145,6 +152,8 @@ fn main() -> ExitCode {
         Command::Eval { data, model, json, columns } => {
             eval(&data, model.as_deref(), json, &columns).map(|()| ExitCode::SUCCESS)
         }
+        Command::Score(args) => score(*args),
+        Command::Report(args) => report(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -195,7 +204,9 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
             eprintln!("voc: error: the text argument is not valid UTF-8");
             return Ok(ExitCode::from(1));
         };
-        println!("{}", to_json(&clf.classify(text)?, pretty));
+        // Not println!: it panics when stdout fails (a full disk, a closed pipe).
+        let json = to_json(&clf.classify(text)?, pretty);
+        write_stdout(format!("{json}\n").as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     // One comment per line of stdin, classified in parallel chunks, printed in order.
@@ -211,10 +222,14 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
         let mut chunk: Vec<Result<String, String>> = Vec::with_capacity(4096);
         while chunk.len() < 4096 {
             let mut buf = Vec::new();
-            if reader.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
+            // Keep a few bytes past the input limit (so the prediction still
+            // says `truncated`), not the whole line: one huge line cannot
+            // exhaust memory. Bytes past that are not looked at.
+            let keep = clf.max_input_bytes().saturating_add(4);
+            let Some(cut) = read_line_capped(&mut reader, &mut buf, keep).map_err(io_err)? else {
                 eof = true;
                 break;
-            }
+            };
             line_no += 1;
             if buf.last() == Some(&b'\n') {
                 buf.pop();
@@ -222,11 +237,15 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
                     buf.pop();
                 }
             }
-            chunk.push(
-                String::from_utf8(buf).map_err(|e| {
-                    format!("stdin line {line_no}: invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())
-                }),
-            );
+            chunk.push(String::from_utf8(buf).or_else(|e| {
+                let (valid, incomplete_end) = (e.utf8_error().valid_up_to(), e.utf8_error().error_len().is_none());
+                if cut && incomplete_end {
+                    // The cut split a character: drop its first bytes.
+                    Ok(String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned())
+                } else {
+                    Err(format!("stdin line {line_no}: invalid UTF-8 at byte {valid}"))
+                }
+            }));
         }
         let first_line = line_no + 1 - chunk.len() as u64;
         let texts: Vec<&str> = chunk.iter().map(|r| r.as_deref().unwrap_or("")).collect();
@@ -250,6 +269,36 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Read one line (with its `\n`, if any) into `buf`, keeping at most `keep`
+/// bytes and reading past the rest. Returns whether the line was cut, or
+/// `None` at the end of input.
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>, keep: usize) -> std::io::Result<Option<bool>> {
+    let mut read_any = false;
+    let mut cut = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(read_any.then_some(cut));
+        }
+        read_any = true;
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = keep.saturating_sub(buf.len()).min(take);
+        cut |= room < take;
+        buf.extend_from_slice(&chunk[..room]);
+        reader.consume(take);
+        if done {
+            return Ok(Some(cut));
+        }
+    }
 }
 
 fn read_all(paths: &[PathBuf], opts: &ReadOptions) -> voc::Result<Vec<Example>> {
@@ -300,6 +349,7 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     if let Some(t) = &a.tags {
         cfg = cfg.tags(t.clone());
     }
+    cfg = cfg.train_embeddings(a.train_embeddings);
     // Validate everything before any work.
     cfg.validate()?;
     if a.out.exists() && !a.force {
@@ -381,10 +431,199 @@ fn eval(data: &[PathBuf], model: Option<&Path>, json: bool, columns: &Columns) -
     let opts = read_options(columns).sentiment_classes(clf.labels().sentiment().to_vec());
     let examples = read_all(data, &opts)?;
     let report = voc::evaluate(&clf, &examples)?;
-    if json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        print!("{}", report.to_table());
+    let text =
+        if json { format!("{}\n", serde_json::to_string(&report).unwrap_or_default()) } else { report.to_table() };
+    write_stdout(text.as_bytes())
+}
+
+/// Write to stdout and flush, with a failure (a full disk, a closed pipe) as
+/// an error rather than the panic of `print!`.
+fn write_stdout(bytes: &[u8]) -> voc::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| voc::Error::Io { path: "-".into(), source: e })
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScoreFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(clap::Args)]
+struct ScoreArgs {
+    /// Input files: CSV, TSV or JSONL, plain or .gz; - reads stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (default: stdout, with bad rows on stderr).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output format (default: csv for an output ending in .csv, else jsonl).
+    #[arg(long, value_enum)]
+    format: Option<ScoreFormat>,
+    /// Text column or field (default: guessed: text, comment, feedback, review, ...).
+    #[arg(long)]
+    text_column: Option<String>,
+    /// Id column or field (default: the row number).
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Input columns to copy to the output, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    keep_columns: Vec<String>,
+    /// Do not copy the text to the output.
+    #[arg(long)]
+    no_text: bool,
+    /// Model folder (default: the embedded model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Continue an interrupted run from its checkpoint (OUTPUT.partial.state).
+    #[arg(long)]
+    resume: bool,
+    /// Replace an existing output (and drop an interrupted run's checkpoint).
+    #[arg(long)]
+    force: bool,
+    /// Rows per chunk (and per checkpoint).
+    #[arg(long, default_value_t = voc::DEFAULT_CHUNK_ROWS)]
+    chunk_rows: usize,
+    /// Longest accepted row in bytes; longer rows go to the error file.
+    #[arg(long, default_value_t = voc::DEFAULT_MAX_ROW_BYTES)]
+    max_row_bytes: usize,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PeriodArg {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// A file written by voc score (JSONL or CSV, plain or .gz).
+    scored: PathBuf,
+    /// The HTML report to write.
+    #[arg(short, long, default_value = "report.html")]
+    output: PathBuf,
+    /// Show tags by the groups of this column (kept with voc score --keep-columns).
+    #[arg(long)]
+    by: Option<String>,
+    /// Show trends over this date column (YYYY-MM-DD..., or Unix seconds).
+    #[arg(long)]
+    time: Option<String>,
+    /// Time bucket of --time.
+    #[arg(long, value_enum, default_value = "month", requires = "time")]
+    period: PeriodArg,
+}
+
+fn score(a: ScoreArgs) -> voc::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let clf = load(a.model.as_deref())?;
+    let mut opts = voc::ScoreOptions::new(a.inputs)
+        .keep_columns(a.keep_columns)
+        .include_text(!a.no_text)
+        .resume(a.resume)
+        .force(a.force)
+        .chunk_rows(a.chunk_rows)
+        .max_row_bytes(a.max_row_bytes);
+    if let Some(o) = a.output {
+        opts = opts.output(o);
     }
+    if let Some(f) = a.format {
+        opts = opts.format(match f {
+            ScoreFormat::Jsonl => voc::OutputFormat::Jsonl,
+            ScoreFormat::Csv => voc::OutputFormat::Csv,
+        });
+    }
+    if let Some(c) = a.text_column {
+        opts = opts.text_column(c);
+    }
+    if let Some(c) = a.id_column {
+        opts = opts.id_column(c);
+    }
+    // Without -o, bad rows go to stderr: no bar there.
+    let mut bar = ProgressBar::new(!a.quiet && opts.output.is_some() && std::io::stderr().is_terminal());
+    let summary = voc::score_file(&clf, &opts, |p| bar.update(p));
+    bar.finish();
+    let summary = summary?;
+    eprintln!("voc: {}", summary.to_line());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line progress bar on stderr: rows, rows/s, share done and ETA.
+struct ProgressBar {
+    on: bool,
+    drawn: bool,
+    first: Option<(f64, u64, u64)>,
+    last_draw: Option<std::time::Instant>,
+}
+
+impl ProgressBar {
+    fn new(on: bool) -> Self {
+        ProgressBar { on, drawn: false, first: None, last_draw: None }
+    }
+
+    fn update(&mut self, p: &voc::ScoreProgress) {
+        if !self.on {
+            return;
+        }
+        let (t0, rows0, bytes0) = *self.first.get_or_insert((p.seconds, p.rows_read, p.bytes_read));
+        if self.last_draw.is_some_and(|t| t.elapsed().as_millis() < 200) {
+            return;
+        }
+        self.last_draw = Some(std::time::Instant::now());
+        let dt = (p.seconds - t0).max(1e-9);
+        let rate = (p.rows_read - rows0) as f64 / dt;
+        let mut line = format!("{} rows  {:.0} rows/s", p.rows_read, rate);
+        if p.errors > 0 {
+            line.push_str(&format!("  {} bad", p.errors));
+        }
+        if let Some(total) = p.bytes_total.filter(|&t| t > 0) {
+            let done = (p.bytes_read as f64 / total as f64).min(1.0);
+            let width = 24;
+            let filled = (done * width as f64) as usize;
+            line = format!("[{}{}] {:>3.0}%  {line}", "#".repeat(filled), "-".repeat(width - filled), 100.0 * done);
+            let byte_rate = (p.bytes_read - bytes0) as f64 / dt;
+            if byte_rate > 0.0 && p.bytes_read > bytes0 {
+                let eta = (total.saturating_sub(p.bytes_read)) as f64 / byte_rate;
+                line.push_str(&format!("  ETA {}:{:02}", (eta / 60.0) as u64, (eta % 60.0) as u64));
+            }
+        }
+        eprint!("\r\x1b[K{line}");
+        self.drawn = true;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+fn report(a: ReportArgs) -> voc::Result<()> {
+    let mut opts = voc::ReportOptions::default().period(match a.period {
+        PeriodArg::Day => voc::Period::Day,
+        PeriodArg::Week => voc::Period::Week,
+        PeriodArg::Month => voc::Period::Month,
+    });
+    if let Some(c) = a.by {
+        opts = opts.by(c);
+    }
+    if let Some(c) = a.time {
+        opts = opts.time(c);
+    }
+    let rep = voc::FeedbackReport::from_file(&a.scored, &opts)?;
+    // Written next to its place and renamed: never a half-written report.
+    let mut tmp = a.output.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, rep.to_html()).map_err(|e| voc::Error::Io { path: tmp.clone(), source: e })?;
+    std::fs::rename(&tmp, &a.output).map_err(|e| voc::Error::Io { path: a.output.clone(), source: e })?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(rep.to_text().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| voc::Error::Io { path: "-".into(), source: e })?;
+    eprintln!("voc: wrote {}", a.output.display());
     Ok(())
 }

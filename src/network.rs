@@ -136,7 +136,61 @@ impl Network {
             extra.sort();
             return Err(Error::model(WEIGHTS, format!("unexpected tensors {extra:?}")));
         }
+        net.check_magnitudes()?;
         Ok(net)
+    }
+
+    /// Reject weights so large that some input could overflow f32 in the
+    /// forward pass or the attributions (finite weights, yet infinite logits
+    /// and NaN probabilities; found by fuzzing). Each layer's outputs are
+    /// bounded by `|b| + sum |W| * bound(input)`; a trained model stays many
+    /// orders of magnitude below the limit.
+    fn check_magnitudes(&self) -> Result<()> {
+        const LIMIT: f64 = 1e20;
+        let d = self.dim;
+        let mut pooled = vec![0f64; d];
+        for t in 0..self.vocab {
+            let w = f64::from(self.token_weight[t].abs());
+            for (p, e) in pooled.iter_mut().zip(&self.embedding[t * d..(t + 1) * d]) {
+                *p = p.max(w * f64::from(e.abs()));
+            }
+        }
+        let layer = |w: &[f32], b: &[f32], input: &[f64]| -> Vec<f64> {
+            let rows = w.chunks_exact(input.len());
+            let dot = |row: &[f32]| row.iter().zip(input).map(|(w, x)| f64::from(w.abs()) * x).sum::<f64>();
+            b.iter().zip(rows).map(|(b, row)| f64::from(b.abs()) + dot(row)).collect()
+        };
+        let hidden = layer(&self.hidden_w, &self.hidden_b, &pooled);
+        let sent = layer(&self.sent_w, &self.sent_b, &hidden);
+        let tags = layer(&self.tags_w, &self.tags_b, &hidden);
+        // Attributions: |d logit / d hidden| <= 2 sum_k |W[k, :]| (coefficients
+        // sum to at most 2 in absolute value), then back through the hidden layer.
+        let mut dh = vec![0f64; self.hidden];
+        for head in [&self.sent_w, &self.tags_w] {
+            for row in head.chunks_exact(self.hidden) {
+                dh.iter_mut().zip(row).for_each(|(g, w)| *g += 2.0 * f64::from(w.abs()));
+            }
+        }
+        let mut grad = vec![0f64; d];
+        for (row, g) in self.hidden_w.chunks_exact(d).zip(&dh) {
+            grad.iter_mut().zip(row).for_each(|(o, w)| *o += g * f64::from(w.abs()));
+        }
+        let contribution = (0..self.vocab)
+            .map(|t| {
+                let row = &self.embedding[t * d..(t + 1) * d];
+                let w = f64::from(self.token_weight[t].abs());
+                w * row.iter().zip(&grad).map(|(e, g)| f64::from(e.abs()) * g).sum::<f64>()
+            })
+            .fold(0f64, f64::max);
+        let worst =
+            [&pooled, &hidden, &sent, &tags, &grad].iter().flat_map(|v| v.iter()).fold(contribution, |a, &b| a.max(b));
+        if worst >= LIMIT {
+            return Err(Error::model(
+                WEIGHTS,
+                format!("weights too large: activations could reach {worst:e} and overflow f32 (limit {LIMIT:e})"),
+            ));
+        }
+        Ok(())
     }
 
     /// The forward pass for one bag of token ids. `pooled` is scratch space.

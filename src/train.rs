@@ -48,6 +48,7 @@ pub enum ClassWeights {
 /// | `class_weights` | `Sqrt` | imbalance correction | see [`ClassWeights`] |
 /// | `warm_start` | false | start from the base model's weights (else fresh heads) | |
 /// | `tags` | from data | tag names to learn | non-empty names |
+/// | `train_embeddings` | false | fine-tune the token embedding table too (dense gradient: slower) | |
 ///
 /// ```
 /// let cfg = voc::TrainConfig::default().epochs(5).learning_rate(0.01);
@@ -83,6 +84,8 @@ pub struct TrainConfig {
     /// Tags to learn (default: the base's tags when warm starting, plus every
     /// tag in the data).
     pub tags: Option<Vec<String>>,
+    /// Fine-tune the token embedding table too (slower; off by default).
+    pub train_embeddings: bool,
 }
 
 impl Default for TrainConfig {
@@ -100,6 +103,7 @@ impl Default for TrainConfig {
             class_weights: ClassWeights::Sqrt,
             warm_start: false,
             tags: None,
+            train_embeddings: false,
         }
     }
 }
@@ -127,6 +131,7 @@ impl TrainConfig {
     setter!(validation_split, f32);
     setter!(class_weights, ClassWeights);
     setter!(warm_start, bool);
+    setter!(train_embeddings, bool);
 
     /// Set the tags to learn.
     #[must_use]
@@ -255,7 +260,8 @@ struct Row {
 }
 
 /// Train a classifier on `examples`, starting from `base`: its tokenizer and
-/// embedding table are always reused (the table stays frozen), and with
+/// embedding table are always reused (the table is frozen unless
+/// `train_embeddings` is set), and with
 /// `warm_start` its hidden layer and heads too, so what it learned is kept;
 /// tags new to the base get fresh rows in the tag head.
 ///
@@ -394,7 +400,7 @@ pub fn train(
     let (dim, vocab) = (bn.dim, bn.vocab);
     let warm = config.warm_start;
     let hidden = if warm { bn.hidden } else { config.hidden_dim };
-    let embedding = Tensor::from_slice(&bn.embedding, (vocab, dim), &dev)?;
+    let embedding = Var::from_slice(&bn.embedding, (vocab, dim), &dev)?;
     let token_weight = Var::from_vec(if warm { bn.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
     let (hw, hb) = if warm {
         (bn.hidden_w.clone(), bn.hidden_b.clone())
@@ -426,10 +432,12 @@ pub fn train(
         vec![hidden_w.clone(), hidden_b.clone(), sent_w.clone(), sent_b.clone(), tags_w.clone(), tags_b.clone()],
         ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() },
     )?;
-    let mut opt_bag = AdamW::new(
-        vec![token_weight.clone()],
-        ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..Default::default() },
-    )?;
+    let mut bag_vars = vec![token_weight.clone()];
+    if config.train_embeddings {
+        bag_vars.push(embedding.clone());
+    }
+    let mut opt_bag =
+        AdamW::new(bag_vars, ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..Default::default() })?;
 
     let snapshot = || -> Result<Network> {
         let v = |x: &Var| -> Result<Vec<f32>> { Ok(x.as_tensor().flatten_all()?.to_vec1::<f32>()?) };
@@ -439,7 +447,7 @@ pub fn train(
             hidden,
             n_sent: s,
             n_tags: t,
-            embedding: bn.embedding.clone(),
+            embedding: if config.train_embeddings { v(&embedding)? } else { bn.embedding.clone() },
             token_weight: v(&token_weight)?,
             hidden_w: v(&hidden_w)?,
             hidden_b: v(&hidden_b)?,
@@ -489,8 +497,8 @@ pub fn train(
                     tag_den += t as f32;
                 }
             }
-            let op = EmbeddingBag { ids, offsets, train_embedding: false };
-            let pooled = embedding.apply_op2(token_weight.as_tensor(), op)?;
+            let op = EmbeddingBag { ids, offsets, train_embedding: config.train_embeddings };
+            let pooled = embedding.as_tensor().apply_op2(token_weight.as_tensor(), op)?;
             let h = pooled.matmul(&hidden_w.as_tensor().t()?)?.broadcast_add(hidden_b.as_tensor())?.relu()?;
             let h = if config.dropout > 0.0 {
                 let keep = 1.0 - config.dropout;

@@ -3,9 +3,13 @@
 #![allow(clippy::needless_range_loop)]
 
 mod api;
+mod batch;
 mod cli;
 mod data;
 mod loading;
+mod reliability;
+mod report;
+mod tokenize;
 mod training;
 
 use std::path::{Path, PathBuf};
@@ -41,4 +45,22 @@ pub fn gold_dev() -> Option<PathBuf> {
         eprintln!("note: ../shared/gold/dev.jsonl not found; gold-set checks skipped");
         None
     }
+}
+
+/// Run the `voc` binary from the project root, feeding `stdin`.
+pub fn run_voc(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voc"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or(b"")).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
 }

@@ -152,3 +152,19 @@ fn unknown_tag_against_a_fixed_list_is_refused() {
     let err = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap_err();
     assert!(err.to_string().contains("not in the tag list"), "{err}");
 }
+
+#[test]
+fn train_embeddings_fine_tunes_the_table_and_learns() {
+    let rows = fixture_rows();
+    let cfg = quick().train_embeddings(true).epochs(20);
+    let (clf, report) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert!(report.epochs.last().unwrap().train_loss < report.epochs[0].train_loss);
+    let frozen =
+        voc::train(&fresh_base(), &rows, &cfg.clone().train_embeddings(false), &HashList::default(), |_| {}).unwrap().0;
+    let d = tempfile::tempdir().unwrap();
+    clf.save(d.path().join("a"), "", false).unwrap();
+    frozen.save(d.path().join("b"), "", false).unwrap();
+    let a = std::fs::read(d.path().join("a/model.safetensors")).unwrap();
+    let b = std::fs::read(d.path().join("b/model.safetensors")).unwrap();
+    assert_ne!(a, b);
+}

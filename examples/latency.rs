@@ -1,0 +1,108 @@
+//! Single-comment latency percentiles, one-thread throughput and embedded
+//! load time of the default model.
+//!
+//! ```sh
+//! cargo run --release --example latency            # 100,000 calls
+//! cargo run --release --example latency -- 20000   # fewer calls
+//! ```
+//!
+//! Comments: texts of `models/default/training/*.jsonl`, trimmed or padded
+//! (by repeating the text) to about 200 bytes, the same set as
+//! `benches/classify.rs` uses.
+
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let calls: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+
+    // Load time: the first load pays page faults on the embedded bytes; report both.
+    let t = Instant::now();
+    let clf = voc::Classifier::embedded()?;
+    let first = t.elapsed();
+    let mut loads = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let c = voc::Classifier::embedded()?;
+        loads.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(c);
+    }
+    loads.sort_by(f64::total_cmp);
+    println!(
+        "Classifier::embedded(): first {:.2} ms, then median {:.2} ms, max {:.2} ms (20 loads)",
+        first.as_secs_f64() * 1e3,
+        loads[loads.len() / 2],
+        loads[loads.len() - 1]
+    );
+
+    let texts = comments(2_000);
+    let mean_bytes = texts.iter().map(|t| t.len()).sum::<usize>() as f64 / texts.len() as f64;
+    // Warm up.
+    for t in &texts {
+        std::hint::black_box(clf.classify(t)?);
+    }
+    let mut lat = Vec::with_capacity(calls);
+    let start = Instant::now();
+    for i in 0..calls {
+        let text = &texts[i % texts.len()];
+        let t = Instant::now();
+        let p = clf.classify(text)?;
+        lat.push(t.elapsed().as_nanos() as u64);
+        std::hint::black_box(p);
+    }
+    let total = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] as f64 / 1e3;
+    println!("classify, one thread, {calls} calls over {} comments of {mean_bytes:.0} bytes on average:", texts.len());
+    println!(
+        "  latency us: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(0.999),
+        lat[lat.len() - 1] as f64 / 1e3
+    );
+    println!(
+        "  throughput: {:.0} comments/s ({:.1} MB/s)",
+        calls as f64 / total,
+        calls as f64 * mean_bytes / total / 1e6
+    );
+    Ok(())
+}
+
+/// Texts of the default model's training files, cut (on a char boundary) or
+/// padded by repetition to about 200 bytes.
+fn comments(n: usize) -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default/training");
+    let mut out = Vec::new();
+    for f in ["labeled.jsonl", "extra-labeled.jsonl", "synthetic.jsonl"] {
+        let s = std::fs::read_to_string(root.join(f)).expect("training file");
+        for line in s.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            if let Some(t) = v["text"].as_str() {
+                out.push(about_200_bytes(t));
+            }
+        }
+    }
+    // Interleave sources, deterministically.
+    let step = 7919 % out.len();
+    (0..n.min(out.len())).map(|i| out[(i * step) % out.len()].clone()).collect()
+}
+
+fn about_200_bytes(t: &str) -> String {
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s = t.clone();
+    while s.len() < 180 {
+        s.push(' ');
+        s.push_str(&t);
+    }
+    let mut end = 200.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Prefer to end on a word boundary.
+    if let Some(sp) = s[..end].rfind(' ').filter(|&sp| sp > 160) {
+        end = sp;
+    }
+    s.truncate(end);
+    s
+}
