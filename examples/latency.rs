@@ -12,6 +12,10 @@
 
 use std::time::Instant;
 
+#[path = "../benches/comments.rs"]
+mod comments;
+use comments::comments;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
 
@@ -67,42 +71,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         calls as f64 * mean_bytes / total / 1e6
     );
     Ok(())
-}
-
-/// Texts of the default model's training files, cut (on a char boundary) or
-/// padded by repetition to about 200 bytes.
-fn comments(n: usize) -> Vec<String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default/training");
-    let mut out = Vec::new();
-    for f in ["labeled.jsonl", "extra-labeled.jsonl", "synthetic.jsonl"] {
-        let s = std::fs::read_to_string(root.join(f)).expect("training file");
-        for line in s.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
-            if let Some(t) = v["text"].as_str() {
-                out.push(about_200_bytes(t));
-            }
-        }
-    }
-    // Interleave sources, deterministically.
-    let step = 7919 % out.len();
-    (0..n.min(out.len())).map(|i| out[(i * step) % out.len()].clone()).collect()
-}
-
-fn about_200_bytes(t: &str) -> String {
-    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut s = t.clone();
-    while s.len() < 180 {
-        s.push(' ');
-        s.push_str(&t);
-    }
-    let mut end = 200.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    // Prefer to end on a word boundary.
-    if let Some(sp) = s[..end].rfind(' ').filter(|&sp| sp > 160) {
-        end = sp;
-    }
-    s.truncate(end);
-    s
 }

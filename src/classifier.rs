@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{Error, Result};
+use crate::eval::argmax;
 use crate::format::{self, LabelsFile, ModelBytes, ModelConfig, TOKENIZER};
 use crate::labels::Labels;
 use crate::network::{Forward, Network};
@@ -330,16 +331,6 @@ impl Model {
         }
     }
 
-    fn argmax(p: &[f32]) -> usize {
-        let mut best = 0;
-        for (i, &x) in p.iter().enumerate() {
-            if x > p[best] {
-                best = i;
-            }
-        }
-        best
-    }
-
     fn tag_map(&self, probs: &[f32]) -> BTreeMap<String, f32> {
         self.labels_file.tags.iter().cloned().zip(probs.iter().copied()).collect()
     }
@@ -351,17 +342,24 @@ impl Model {
         idx
     }
 
-    fn empty_prediction(&self, truncated: bool) -> Prediction {
+    /// Sentiment probabilities of a text with no token: `neutral` with
+    /// probability 1 when the model has that class, else the model's output
+    /// on an empty bag.
+    fn empty_sentiment_probs(&self) -> Vec<f32> {
         let n = self.labels_file.sentiment.len();
-        let probs = match self.labels_file.sentiment.iter().position(|s| s == "neutral") {
+        match self.labels_file.sentiment.iter().position(|s| s == "neutral") {
             Some(i) => (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect(),
             None => {
                 let mut fwd = Forward::default();
                 self.network.forward(&[], &mut Vec::new(), &mut fwd);
                 self.sentiment_probs(&fwd.sent_logits)
             }
-        };
-        let label = self.labels_file.sentiment[Self::argmax(&probs)].clone();
+        }
+    }
+
+    fn empty_prediction(&self, truncated: bool) -> Prediction {
+        let probs = self.empty_sentiment_probs();
+        let label = self.labels_file.sentiment[argmax(&probs)].clone();
         Prediction {
             sentiment: Sentiment {
                 label,
@@ -431,7 +429,7 @@ impl Model {
         };
 
         // Sentiment and its evidence: gradient of log p(label).
-        let label = Self::argmax(&sent_probs);
+        let label = argmax(&sent_probs);
         let coef: Vec<f32> =
             sent_probs.iter().enumerate().map(|(k, p)| if k == label { 1.0 - p } else { -p }).collect();
         let grad = net.input_gradient(&net.sent_w, &coef, &fwd);
@@ -440,7 +438,7 @@ impl Model {
             score: self.score(&sent_probs),
             probabilities: self.labels_file.sentiment.iter().cloned().zip(sent_probs.iter().copied()).collect(),
             evidence: Evidence {
-                sentences: sentence_evidence(&|s| s.sent_probs[label], &|s| Self::argmax(&s.sent_probs) == label),
+                sentences: sentence_evidence(&|s| s.sent_probs[label], &|s| argmax(&s.sent_probs) == label),
                 words: word_evidence(&grad),
             },
         };
@@ -473,7 +471,7 @@ impl Model {
                     start: span.start,
                     end: span.end,
                     text: span.text,
-                    sentiment: self.labels_file.sentiment[Self::argmax(&s.sent_probs)].clone(),
+                    sentiment: self.labels_file.sentiment[argmax(&s.sent_probs)].clone(),
                     sentiment_score: self.score(&s.sent_probs),
                     tags: self
                         .above_threshold(&s.tag_probs)
@@ -518,9 +516,7 @@ impl Model {
                 t += 1;
             }
             let (sp, tp) = if ids.is_empty() {
-                let e = self.empty_prediction(false);
-                let sp = self.labels_file.sentiment.iter().map(|c| e.sentiment.probabilities[c]).collect();
-                (sp, vec![0.0; self.labels_file.tags.len()])
+                (self.empty_sentiment_probs(), vec![0.0; self.labels_file.tags.len()])
             } else {
                 self.network.forward(&ids, &mut pooled, &mut fwd);
                 (self.sentiment_probs(&fwd.sent_logits), self.tag_probs(&fwd.tag_logits))

@@ -130,8 +130,7 @@ impl Network {
             tags_w: get(T_TAGS_W, &[t, h])?,
             tags_b: get(T_TAGS_B, &[t])?,
         };
-        let expected = 8;
-        if tensors.len() != expected {
+        if tensors.len() != TENSOR_NAMES.len() {
             let mut extra: Vec<_> = tensors.keys().filter(|k| !TENSOR_NAMES.contains(&k.as_str())).collect();
             extra.sort();
             return Err(Error::model(WEIGHTS, format!("unexpected tensors {extra:?}")));
