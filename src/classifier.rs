@@ -5,14 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{Error, Result};
 use crate::eval::argmax;
 use crate::format::{self, LabelsFile, ModelBytes, ModelConfig, TOKENIZER};
 use crate::labels::Labels;
-use crate::network::{Forward, Network};
+use crate::network::{Forward, Network, Weights, bag_add};
 use crate::prediction::{Evidence, Prediction, Sentence, Sentiment, Span, Tag};
+use crate::sentences::sentence_ranges;
 use crate::tokenize::{TextTokenizer, Tokens, truncate_to_bytes};
 
 /// Default input limit: texts longer than this many bytes are analyzed up to
@@ -27,7 +27,6 @@ pub(crate) struct Model {
     pub labels_file: LabelsFile,
     pub labels: Labels,
     pub tokenizer: TextTokenizer,
-    pub tokenizer_bytes: Arc<[u8]>,
     pub network: Network,
 }
 
@@ -64,10 +63,15 @@ impl std::fmt::Debug for Classifier {
 
 #[cfg(feature = "embedded-model")]
 mod embedded {
+    /// Bytes aligned for in-place f32 reads of the weights.
+    #[repr(C, align(64))]
+    struct Aligned<B: ?Sized>(B);
+    static WEIGHTS_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!("../models/default/model.safetensors"));
+
     pub const CONFIG: &[u8] = include_bytes!("../models/default/config.json");
     pub const LABELS: &[u8] = include_bytes!("../models/default/labels.json");
     pub const TOKENIZER: &[u8] = include_bytes!("../models/default/tokenizer.json");
-    pub const WEIGHTS: &[u8] = include_bytes!("../models/default/model.safetensors");
+    pub static WEIGHTS: &[u8] = &WEIGHTS_ALIGNED.0;
 }
 
 impl Classifier {
@@ -82,8 +86,7 @@ impl Classifier {
     /// ```
     #[cfg(feature = "embedded-model")]
     pub fn embedded() -> Result<Self> {
-        let bytes = embedded_bytes();
-        Self::load(bytes, false)
+        Self::load_with(embedded_bytes(), false, |cfg| Network::from_static_safetensors(embedded::WEIGHTS, cfg))
     }
 
     /// Load a model folder (format v1): `config.json`, `labels.json`,
@@ -109,6 +112,17 @@ impl Classifier {
     }
 
     fn load(b: ModelBytes<'_>, verify: bool) -> Result<Self> {
+        Self::load_with(b, verify, |cfg| Network::from_safetensors(b.weights, cfg))
+    }
+
+    /// Load with checksums and load-time checks when `verify` (files from
+    /// outside), or trusting bytes the test suite checks (the embedded
+    /// model); `network` parses the weights.
+    fn load_with(
+        b: ModelBytes<'_>,
+        verify: bool,
+        network: impl FnOnce(&ModelConfig) -> Result<Network>,
+    ) -> Result<Self> {
         let config = format::parse_config(b.config)?;
         if verify {
             format::verify_checksums(
@@ -117,19 +131,21 @@ impl Classifier {
             )?;
         }
         let labels_file = format::parse_labels(b.labels, &config)?;
-        let tokenizer = TextTokenizer::from_bytes(b.tokenizer)?;
-        // A pipeline can parse yet fail on text (an unknown-token name absent
-        // from its vocabulary; found by fuzzing): say so now, naming the
-        // file, rather than failing on the first comment.
-        let probe = "voc-probe qzxjv \u{10FFFF}\u{E000} \u{2603} 9 ! a";
-        tokenizer.encode_into(probe, &mut Tokens::default()).map_err(|e| match e {
-            Error::Tokenizer(src) => Error::Model {
-                file: TOKENIZER.into(),
-                message: format!("cannot tokenize text: {src}"),
-                source: Some(src),
-            },
-            other => other,
-        })?;
+        let tokenizer = TextTokenizer::from_bytes(b.tokenizer, verify)?;
+        if verify {
+            // A pipeline can parse yet fail on text (an unknown-token name
+            // absent from its vocabulary; found by fuzzing): say so now,
+            // naming the file, rather than failing on the first comment.
+            let probe = "voc-probe qzxjv \u{10FFFF}\u{E000} \u{2603} 9 ! a";
+            tokenizer.encode_into(probe, &mut Tokens::default()).map_err(|e| match e {
+                Error::Tokenizer(src) => Error::Model {
+                    file: TOKENIZER.into(),
+                    message: format!("cannot tokenize text: {src}"),
+                    source: Some(src),
+                },
+                other => other,
+            })?;
+        }
         let bound = tokenizer.max_id_bound();
         if bound > config.vocab_size {
             return Err(Error::model(
@@ -141,21 +157,20 @@ impl Classifier {
                 ),
             ));
         }
-        let network = Network::from_safetensors(b.weights, &config)?;
-        Ok(Self::from_parts(config, labels_file, tokenizer, Arc::from(b.tokenizer), network))
+        let network = network(&config)?;
+        Ok(Self::from_parts(config, labels_file, tokenizer, network))
     }
 
     pub(crate) fn from_parts(
         config: ModelConfig,
         labels_file: LabelsFile,
         tokenizer: TextTokenizer,
-        tokenizer_bytes: Arc<[u8]>,
         network: Network,
     ) -> Self {
         let labels =
             Labels::new(labels_file.sentiment.clone(), labels_file.tags.clone(), labels_file.thresholds.clone());
         Classifier {
-            model: Arc::new(Model { config, labels_file, labels, tokenizer, tokenizer_bytes, network }),
+            model: Arc::new(Model { config, labels_file, labels, tokenizer, network }),
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
         }
     }
@@ -379,14 +394,10 @@ impl Model {
             return self.empty_prediction(truncated);
         }
         let net = &self.network;
-        let mut pooled = Vec::with_capacity(net.dim);
-        let mut fwd = Forward::default();
-        net.forward(&tokens.ids, &mut pooled, &mut fwd);
+        // Sentences, each scored on the tokens inside it, and the whole text.
+        let (fwd, sentences) = self.score_sentences(text, tokens);
         let sent_probs = self.sentiment_probs(&fwd.sent_logits);
         let tag_probs = self.tag_probs(&fwd.tag_logits);
-
-        // Sentences, each scored on the tokens inside it.
-        let sentences = self.sentences(text, tokens, &sent_probs, &tag_probs);
         let ci = CharIndex::new(text);
 
         // Words: runs of adjacent tokens joined inside a word (WordPiece
@@ -432,7 +443,7 @@ impl Model {
         let label = argmax(&sent_probs);
         let coef: Vec<f32> =
             sent_probs.iter().enumerate().map(|(k, p)| if k == label { 1.0 - p } else { -p }).collect();
-        let grad = net.input_gradient(&net.sent_w, &coef, &fwd);
+        let grad = net.input_gradient(&net.w.sent_w, &coef, &fwd);
         let sentiment = Sentiment {
             label: self.labels_file.sentiment[label].clone(),
             score: self.score(&sent_probs),
@@ -451,7 +462,7 @@ impl Model {
                 let threshold = self.labels_file.thresholds[name];
                 let mut coef = vec![0f32; net.n_tags];
                 coef[k] = 1.0;
-                let grad = net.input_gradient(&net.tags_w, &coef, &fwd);
+                let grad = net.input_gradient(&net.w.tags_w, &coef, &fwd);
                 Tag {
                     name: name.clone(),
                     probability: tag_probs[k],
@@ -486,44 +497,61 @@ impl Model {
         Prediction { sentiment, tags, tag_probabilities: self.tag_map(&tag_probs), sentences, truncated }
     }
 
-    /// Split into sentences (Unicode sentence boundaries, trimmed) and score
-    /// each on the tokens that lie inside it. A single sentence reuses the
-    /// whole-text scores.
-    fn sentences(&self, text: &str, tokens: &Tokens, sent_probs: &[f32], tag_probs: &[f32]) -> Vec<SentenceOut> {
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for (start, s) in text.split_sentence_bound_indices() {
-            let trimmed_start = start + (s.len() - s.trim_start().len());
-            let trimmed_end = start + s.trim_end().len();
-            if trimmed_end > trimmed_start {
-                ranges.push((trimmed_start, trimmed_end));
-            }
+    /// Split into sentences (Unicode sentence boundaries, trimmed), score
+    /// each on the tokens inside it, and score the whole text. One pass over
+    /// the table: the whole text's bag is the sum of the sentences' bags
+    /// (and of any token outside every sentence).
+    fn score_sentences(&self, text: &str, tokens: &Tokens) -> (Forward, Vec<SentenceOut>) {
+        let net = &self.network;
+        let mut ranges = Vec::new();
+        sentence_ranges(text, &mut ranges);
+        let mut pooled = Vec::with_capacity(net.dim);
+        let mut whole = Forward::default();
+        if ranges.len() <= 1 {
+            net.forward(&tokens.ids, &mut pooled, &mut whole);
+            let out = ranges.first().map(|&(start, end)| SentenceOut {
+                start,
+                end,
+                sent_probs: self.sentiment_probs(&whole.sent_logits),
+                tag_probs: self.tag_probs(&whole.tag_logits),
+            });
+            return (whole, out.into_iter().collect());
         }
-        if ranges.len() == 1 {
-            let (start, end) = ranges[0];
-            return vec![SentenceOut { start, end, sent_probs: sent_probs.to_vec(), tag_probs: tag_probs.to_vec() }];
-        }
-        let mut out = Vec::with_capacity(ranges.len());
-        let mut ids = Vec::new();
-        let mut pooled = Vec::new();
+        let (emb, tw, dim) = (&*net.w.embedding, &net.w.token_weight, net.dim);
+        let mut total = vec![0f32; dim];
+        let mut total_n = 0;
+        let mut sum = vec![0f32; dim];
         let mut fwd = Forward::default();
+        let mut out = Vec::with_capacity(ranges.len());
         let mut t = 0;
         for (start, end) in ranges {
-            ids.clear();
-            while t < tokens.ids.len() && tokens.offsets[t].0 < end {
-                if tokens.offsets[t].0 >= start {
-                    ids.push(tokens.ids[t]);
-                }
+            // Tokens are in text order: skip those before the sentence (outside
+            // every sentence; they still count for the whole text), then take
+            // those that start inside it.
+            let before = t;
+            while t < tokens.ids.len() && tokens.offsets[t].0 < start {
                 t += 1;
             }
-            let (sp, tp) = if ids.is_empty() {
+            total_n += bag_add(emb, tw, dim, &tokens.ids[before..t], &mut total);
+            let first = t;
+            while t < tokens.ids.len() && tokens.offsets[t].0 < end {
+                t += 1;
+            }
+            let (sp, tp) = if first == t {
                 (self.empty_sentiment_probs(), vec![0.0; self.labels_file.tags.len()])
             } else {
-                self.network.forward(&ids, &mut pooled, &mut fwd);
+                sum.fill(0.0);
+                let n = bag_add(emb, tw, dim, &tokens.ids[first..t], &mut sum);
+                total.iter_mut().zip(&sum).for_each(|(a, b)| *a += b);
+                total_n += n;
+                net.forward_sum(&sum, n, &mut pooled, &mut fwd);
                 (self.sentiment_probs(&fwd.sent_logits), self.tag_probs(&fwd.tag_logits))
             };
             out.push(SentenceOut { start, end, sent_probs: sp, tag_probs: tp });
         }
-        out
+        total_n += bag_add(emb, tw, dim, &tokens.ids[t..], &mut total);
+        net.forward_sum(&total, total_n, &mut pooled, &mut whole);
+        (whole, out)
     }
 }
 
@@ -548,7 +576,7 @@ impl Classifier {
             dir.as_ref(),
             &m.config,
             &m.labels_file,
-            &m.tokenizer_bytes,
+            m.tokenizer.source(),
             m.network.tensors()?,
             card,
             overwrite,
@@ -561,7 +589,7 @@ impl Classifier {
     /// a model from scratch with [`train`](crate::train). Its predictions are
     /// meaningless until trained.
     pub fn untrained(tokenizer_json: &[u8], embeddings_safetensors: &[u8]) -> Result<Self> {
-        let tokenizer = TextTokenizer::from_bytes(tokenizer_json)?;
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json, true)?;
         let tensors = candle_core::safetensors::load_buffer(embeddings_safetensors, &candle_core::Device::Cpu)
             .map_err(|e| Error::model_src("embeddings", format!("not a readable safetensors file: {e}"), e))?;
         let emb =
@@ -587,13 +615,8 @@ impl Classifier {
             sha256: BTreeMap::new(),
         };
         let labels = LabelsFile { sentiment: classes, tags: Vec::new(), thresholds: BTreeMap::new(), temperature: 1.0 };
-        let network = Network {
-            vocab,
-            dim,
-            hidden: 1,
-            n_sent: 3,
-            n_tags: 0,
-            embedding,
+        let weights = Weights {
+            embedding: embedding.into(),
             token_weight: vec![1.0; vocab],
             hidden_w: vec![0.0; dim],
             hidden_b: vec![0.0],
@@ -602,6 +625,29 @@ impl Classifier {
             tags_w: Vec::new(),
             tags_b: Vec::new(),
         };
-        Ok(Self::from_parts(config, labels, tokenizer, Arc::from(tokenizer_json), network))
+        let network = Network::new(vocab, dim, 1, 3, 0, weights);
+        Ok(Self::from_parts(config, labels, tokenizer, network))
+    }
+}
+
+#[cfg(all(test, feature = "embedded-model"))]
+mod tests {
+    use super::*;
+    use crate::network::Table;
+
+    /// `embedded()` skips the load-time checks for speed; the suite runs
+    /// them here instead, on the same bytes.
+    #[test]
+    fn embedded_model_passes_every_load_check_and_is_used_in_place() {
+        let fast = Classifier::embedded().unwrap();
+        let verified = Classifier::from_bytes(embedded_bytes()).unwrap();
+        verified.model.network.check_magnitudes().unwrap();
+        assert!(matches!(fast.model.network.w.embedding, Table::Static(_)), "table copied, not borrowed");
+        assert!(matches!(verified.model.network.w.embedding, Table::Owned(_)));
+        assert!(fast.model.tokenizer.has_fast_path());
+        assert_eq!(fast.model.tokenizer.max_id_bound(), verified.model.tokenizer.max_id_bound());
+        for text in ["Broken on arrival, support never replied.", "Café crème brûlée était froide 😀", ""] {
+            assert_eq!(fast.classify(text).unwrap(), verified.classify(text).unwrap());
+        }
     }
 }

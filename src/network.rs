@@ -13,7 +13,7 @@
 //! custom op, whose backward pass is written out here too), so the two paths
 //! compute the same function; a test checks they agree.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 
@@ -30,7 +30,36 @@ pub(crate) const T_SENT_B: &str = "sentiment.bias";
 pub(crate) const T_TAGS_W: &str = "tags.weight";
 pub(crate) const T_TAGS_B: &str = "tags.bias";
 
-/// Inference weights, row-major as in candle's `Linear` (`[out, in]`).
+/// The token embedding table: owned, or borrowed straight from the model
+/// bytes compiled into the binary (no copy, pages loaded on first use).
+#[derive(Debug, Clone)]
+pub(crate) enum Table {
+    Owned(Vec<f32>),
+    Static(&'static [f32]),
+}
+
+impl std::ops::Deref for Table {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Table::Owned(v) => v,
+            Table::Static(s) => s,
+        }
+    }
+}
+
+impl From<Vec<f32>> for Table {
+    fn from(v: Vec<f32>) -> Self {
+        Table::Owned(v)
+    }
+}
+
+/// Inference network: the sizes and the [`Weights`].
+///
+/// A *folded* network has the hidden layer's weights multiplied into the
+/// table (`E'[t] = W_h E[t]`, see [`Network::fold`]) and the identity as
+/// `hidden_w`: the same function, but the forward pass, the per-sentence
+/// scores and the attributions skip the `H x D` product.
 #[derive(Debug, Clone)]
 pub(crate) struct Network {
     pub vocab: usize,
@@ -38,7 +67,15 @@ pub(crate) struct Network {
     pub hidden: usize,
     pub n_sent: usize,
     pub n_tags: usize,
-    pub embedding: Vec<f32>,
+    pub w: Weights,
+    /// `w.hidden_w` is exactly the identity (set by [`Network::new`]).
+    pub folded: bool,
+}
+
+/// The weights of a network, row-major as in candle's `Linear` (`[out, in]`).
+#[derive(Debug, Clone)]
+pub(crate) struct Weights {
+    pub embedding: Table,
     pub token_weight: Vec<f32>,
     pub hidden_w: Vec<f32>,
     pub hidden_b: Vec<f32>,
@@ -61,6 +98,13 @@ pub(crate) struct Forward {
 #[inline]
 pub(crate) fn bag_pool(embedding: &[f32], token_weight: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) {
     out.fill(0.0);
+    let n = bag_add(embedding, token_weight, dim, ids, out);
+    scale(out, n);
+}
+
+/// `out += sum_t w[t] * E[t]` over the ids in the table; returns how many were.
+#[inline]
+pub(crate) fn bag_add(embedding: &[f32], token_weight: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) -> usize {
     let vocab = token_weight.len();
     let mut n = 0usize;
     for &id in ids {
@@ -75,6 +119,12 @@ pub(crate) fn bag_pool(embedding: &[f32], token_weight: &[f32], dim: usize, ids:
             *o += w * e;
         }
     }
+    n
+}
+
+/// Divide a bag's sum by its size (no-op for an empty bag).
+#[inline]
+fn scale(out: &mut [f32], n: usize) {
     if n > 0 {
         let inv = 1.0 / n as f32;
         out.iter_mut().for_each(|o| *o *= inv);
@@ -108,20 +158,59 @@ fn linear(w: &[f32], b: &[f32], x: &[f32], out: &mut [f32]) {
 }
 
 impl Network {
-    /// Build from a safetensors buffer, checking every tensor against the config.
+    /// A network over `weights`, `[vocab, dim]` table and `hidden` units.
+    /// The caller guarantees the shapes.
+    pub(crate) fn new(vocab: usize, dim: usize, hidden: usize, n_sent: usize, n_tags: usize, w: Weights) -> Self {
+        let folded = dim == hidden
+            && w.hidden_w
+                .chunks_exact(dim.max(1))
+                .enumerate()
+                .all(|(i, row)| row.iter().enumerate().all(|(j, &x)| x == if i == j { 1.0 } else { 0.0 }));
+        Network { vocab, dim, hidden, n_sent, n_tags, w, folded }
+    }
+
+    /// Build from a safetensors buffer, checking every tensor against the
+    /// config and every weight's magnitude.
     pub(crate) fn from_safetensors(bytes: &[u8], cfg: &ModelConfig) -> Result<Self> {
-        let tensors = candle_core::safetensors::load_buffer(bytes, &candle_core::Device::Cpu)
+        let net = Self::parse(bytes, cfg, true, |t| Ok(Table::Owned(t.to_vec())))?;
+        net.check_magnitudes()?;
+        Ok(net)
+    }
+
+    /// Build from safetensors bytes that live for the whole program (the
+    /// embedded model): the table is used in place when its bytes are
+    /// aligned little-endian f32, and copied otherwise. The magnitude check
+    /// is left to the test suite, which runs it on the embedded model.
+    #[allow(dead_code)] // used with the `embedded-model` feature
+    pub(crate) fn from_static_safetensors(bytes: &'static [u8], cfg: &ModelConfig) -> Result<Self> {
+        Self::parse(bytes, cfg, false, |t| Ok(Table::Static(t)))
+    }
+
+    /// Parse and check every tensor's name, shape and values (the table's
+    /// values only when `verify`); `table` turns the table's values, when
+    /// stored in place as f32, into a [`Table`].
+    fn parse<'a>(
+        bytes: &'a [u8],
+        cfg: &ModelConfig,
+        verify: bool,
+        table: impl FnOnce(&'a [f32]) -> Result<Table>,
+    ) -> Result<Self> {
+        let st = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| Error::model_src(WEIGHTS, format!("not a readable safetensors file: {e}"), e))?;
         let (v, d, h, s, t) =
             (cfg.vocab_size, cfg.embedding_dim, cfg.hidden_dim, cfg.num_sentiment_classes, cfg.num_tags);
-        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> { take(&tensors, name, shape) };
-        let net = Network {
-            vocab: v,
-            dim: d,
-            hidden: h,
-            n_sent: s,
-            n_tags: t,
-            embedding: get(T_EMBEDDING, &[v, d])?,
+        let mut extra: Vec<_> = st.names().into_iter().filter(|k| !TENSOR_NAMES.contains(k)).collect();
+        if !extra.is_empty() {
+            extra.sort();
+            return Err(Error::model(WEIGHTS, format!("unexpected tensors {extra:?}")));
+        }
+        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> { Ok(take(&st, name, shape, true)?.into_owned()) };
+        let embedding = match take(&st, T_EMBEDDING, &[v, d], verify)? {
+            std::borrow::Cow::Borrowed(values) => table(values)?,
+            std::borrow::Cow::Owned(values) => Table::Owned(values),
+        };
+        let weights = Weights {
+            embedding,
             token_weight: get(T_TOKEN_WEIGHT, &[v])?,
             hidden_w: get(T_HIDDEN_W, &[h, d])?,
             hidden_b: get(T_HIDDEN_B, &[h])?,
@@ -130,13 +219,27 @@ impl Network {
             tags_w: get(T_TAGS_W, &[t, h])?,
             tags_b: get(T_TAGS_B, &[t])?,
         };
-        if tensors.len() != TENSOR_NAMES.len() {
-            let mut extra: Vec<_> = tensors.keys().filter(|k| !TENSOR_NAMES.contains(&k.as_str())).collect();
-            extra.sort();
-            return Err(Error::model(WEIGHTS, format!("unexpected tensors {extra:?}")));
+        Ok(Network::new(v, d, h, s, t, weights))
+    }
+
+    /// The same function with the hidden layer's weights multiplied into
+    /// the table: `E'[t] = W_h E[t]`, so `W_h (sum_t w_t E[t]) / n =
+    /// (sum_t w_t E'[t]) / n`, and `hidden_w` becomes the identity. Exact up
+    /// to float rounding. Done after training when `hidden <= dim` (the
+    /// table does not grow); the product runs on candle's matmul.
+    pub(crate) fn fold(self) -> Result<Self> {
+        if self.folded || self.hidden > self.dim {
+            return Ok(self);
         }
-        net.check_magnitudes()?;
-        Ok(net)
+        let dev = &candle_core::Device::Cpu;
+        let e = Tensor::from_slice(&self.w.embedding, (self.vocab, self.dim), dev)?;
+        let w = Tensor::from_slice(&self.w.hidden_w, (self.hidden, self.dim), dev)?;
+        let folded = e.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+        let h = self.hidden;
+        let mut identity = vec![0f32; h * h];
+        (0..h).for_each(|i| identity[i * h + i] = 1.0);
+        let weights = Weights { embedding: Table::Owned(folded), hidden_w: identity, ..self.w };
+        Ok(Network::new(self.vocab, h, h, self.n_sent, self.n_tags, weights))
     }
 
     /// Reject weights so large that some input could overflow f32 in the
@@ -144,13 +247,13 @@ impl Network {
     /// and NaN probabilities; found by fuzzing). Each layer's outputs are
     /// bounded by `|b| + sum |W| * bound(input)`; a trained model stays many
     /// orders of magnitude below the limit.
-    fn check_magnitudes(&self) -> Result<()> {
+    pub(crate) fn check_magnitudes(&self) -> Result<()> {
         const LIMIT: f64 = 1e20;
         let d = self.dim;
         let mut pooled = vec![0f64; d];
         for t in 0..self.vocab {
-            let w = f64::from(self.token_weight[t].abs());
-            for (p, e) in pooled.iter_mut().zip(&self.embedding[t * d..(t + 1) * d]) {
+            let w = f64::from(self.w.token_weight[t].abs());
+            for (p, e) in pooled.iter_mut().zip(&self.w.embedding[t * d..(t + 1) * d]) {
                 *p = p.max(w * f64::from(e.abs()));
             }
         }
@@ -159,25 +262,25 @@ impl Network {
             let dot = |row: &[f32]| row.iter().zip(input).map(|(w, x)| f64::from(w.abs()) * x).sum::<f64>();
             b.iter().zip(rows).map(|(b, row)| f64::from(b.abs()) + dot(row)).collect()
         };
-        let hidden = layer(&self.hidden_w, &self.hidden_b, &pooled);
-        let sent = layer(&self.sent_w, &self.sent_b, &hidden);
-        let tags = layer(&self.tags_w, &self.tags_b, &hidden);
+        let hidden = layer(&self.w.hidden_w, &self.w.hidden_b, &pooled);
+        let sent = layer(&self.w.sent_w, &self.w.sent_b, &hidden);
+        let tags = layer(&self.w.tags_w, &self.w.tags_b, &hidden);
         // Attributions: |d logit / d hidden| <= 2 sum_k |W[k, :]| (coefficients
         // sum to at most 2 in absolute value), then back through the hidden layer.
         let mut dh = vec![0f64; self.hidden];
-        for head in [&self.sent_w, &self.tags_w] {
+        for head in [&self.w.sent_w, &self.w.tags_w] {
             for row in head.chunks_exact(self.hidden) {
                 dh.iter_mut().zip(row).for_each(|(g, w)| *g += 2.0 * f64::from(w.abs()));
             }
         }
         let mut grad = vec![0f64; d];
-        for (row, g) in self.hidden_w.chunks_exact(d).zip(&dh) {
+        for (row, g) in self.w.hidden_w.chunks_exact(d).zip(&dh) {
             grad.iter_mut().zip(row).for_each(|(o, w)| *o += g * f64::from(w.abs()));
         }
         let contribution = (0..self.vocab)
             .map(|t| {
-                let row = &self.embedding[t * d..(t + 1) * d];
-                let w = f64::from(self.token_weight[t].abs());
+                let row = &self.w.embedding[t * d..(t + 1) * d];
+                let w = f64::from(self.w.token_weight[t].abs());
                 w * row.iter().zip(&grad).map(|(e, g)| f64::from(e.abs()) * g).sum::<f64>()
             })
             .fold(0f64, f64::max);
@@ -195,7 +298,15 @@ impl Network {
     /// The forward pass for one bag of token ids. `pooled` is scratch space.
     pub(crate) fn forward(&self, ids: &[u32], pooled: &mut Vec<f32>, out: &mut Forward) {
         pooled.resize(self.dim, 0.0);
-        bag_pool(&self.embedding, &self.token_weight, self.dim, ids, pooled);
+        bag_pool(&self.w.embedding, &self.w.token_weight, self.dim, ids, pooled);
+        self.head(pooled, out);
+    }
+
+    /// The forward pass for a bag given as its sum (from [`bag_add`]) and size.
+    pub(crate) fn forward_sum(&self, sum: &[f32], n: usize, pooled: &mut Vec<f32>, out: &mut Forward) {
+        pooled.clear();
+        pooled.extend_from_slice(sum);
+        scale(pooled, n);
         self.head(pooled, out);
     }
 
@@ -204,10 +315,14 @@ impl Network {
         out.hidden.resize(self.hidden, 0.0);
         out.sent_logits.resize(self.n_sent, 0.0);
         out.tag_logits.resize(self.n_tags, 0.0);
-        linear(&self.hidden_w, &self.hidden_b, pooled, &mut out.hidden);
+        if self.folded {
+            out.hidden.iter_mut().zip(pooled.iter().zip(&self.w.hidden_b)).for_each(|(h, (p, b))| *h = p + b);
+        } else {
+            linear(&self.w.hidden_w, &self.w.hidden_b, pooled, &mut out.hidden);
+        }
         out.hidden.iter_mut().for_each(|x| *x = x.max(0.0));
-        linear(&self.sent_w, &self.sent_b, &out.hidden, &mut out.sent_logits);
-        linear(&self.tags_w, &self.tags_b, &out.hidden, &mut out.tag_logits);
+        linear(&self.w.sent_w, &self.w.sent_b, &out.hidden, &mut out.sent_logits);
+        linear(&self.w.tags_w, &self.w.tags_b, &out.hidden, &mut out.tag_logits);
     }
 
     /// Gradient of `sum_k coef[k] * logit_k` (of the head whose weights are `head_w`)
@@ -222,10 +337,14 @@ impl Network {
                 }
             }
         }
+        if self.folded {
+            dh.iter_mut().zip(&fwd.hidden).for_each(|(g, h)| *g = if *h > 0.0 { *g } else { 0.0 });
+            return dh;
+        }
         let mut grad = vec![0f32; self.dim];
         for (j, g) in dh.iter().enumerate() {
             if fwd.hidden[j] > 0.0 && *g != 0.0 {
-                let row = &self.hidden_w[j * self.dim..(j + 1) * self.dim];
+                let row = &self.w.hidden_w[j * self.dim..(j + 1) * self.dim];
                 for (o, w) in grad.iter_mut().zip(row) {
                     *o += g * w;
                 }
@@ -242,22 +361,22 @@ impl Network {
         if id >= self.vocab || n == 0 {
             return 0.0;
         }
-        self.token_weight[id] * dot(&self.embedding[id * self.dim..(id + 1) * self.dim], grad) / n as f32
+        self.w.token_weight[id] * dot(&self.w.embedding[id * self.dim..(id + 1) * self.dim], grad) / n as f32
     }
 
     /// All tensors by name, for saving.
     pub(crate) fn tensors(&self) -> Result<Vec<(&'static str, Tensor)>> {
         let dev = &candle_core::Device::Cpu;
-        let t = |v: &Vec<f32>, shape: &[usize]| Tensor::from_slice(v, shape, dev);
+        let t = |v: &[f32], shape: &[usize]| Tensor::from_slice(v, shape, dev);
         Ok(vec![
-            (T_EMBEDDING, t(&self.embedding, &[self.vocab, self.dim])?),
-            (T_TOKEN_WEIGHT, t(&self.token_weight, &[self.vocab])?),
-            (T_HIDDEN_W, t(&self.hidden_w, &[self.hidden, self.dim])?),
-            (T_HIDDEN_B, t(&self.hidden_b, &[self.hidden])?),
-            (T_SENT_W, t(&self.sent_w, &[self.n_sent, self.hidden])?),
-            (T_SENT_B, t(&self.sent_b, &[self.n_sent])?),
-            (T_TAGS_W, t(&self.tags_w, &[self.n_tags, self.hidden])?),
-            (T_TAGS_B, t(&self.tags_b, &[self.n_tags])?),
+            (T_EMBEDDING, t(&self.w.embedding, &[self.vocab, self.dim])?),
+            (T_TOKEN_WEIGHT, t(&self.w.token_weight, &[self.vocab])?),
+            (T_HIDDEN_W, t(&self.w.hidden_w, &[self.hidden, self.dim])?),
+            (T_HIDDEN_B, t(&self.w.hidden_b, &[self.hidden])?),
+            (T_SENT_W, t(&self.w.sent_w, &[self.n_sent, self.hidden])?),
+            (T_SENT_B, t(&self.w.sent_b, &[self.n_sent])?),
+            (T_TAGS_W, t(&self.w.tags_w, &[self.n_tags, self.hidden])?),
+            (T_TAGS_B, t(&self.w.tags_b, &[self.n_tags])?),
         ])
     }
 }
@@ -265,23 +384,40 @@ impl Network {
 const TENSOR_NAMES: [&str; 8] =
     [T_EMBEDDING, T_TOKEN_WEIGHT, T_HIDDEN_W, T_HIDDEN_B, T_SENT_W, T_SENT_B, T_TAGS_W, T_TAGS_B];
 
-fn take(tensors: &HashMap<String, Tensor>, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-    let t = tensors.get(name).ok_or_else(|| Error::model(WEIGHTS, format!("tensor {name:?} is missing")))?;
-    if t.dims() != shape {
+/// A tensor's values as f32, checked for shape (and finiteness when
+/// `finite`): borrowed
+/// in place when stored as aligned little-endian f32, converted otherwise.
+fn take<'a>(st: &safetensors::SafeTensors<'a>, name: &str, shape: &[usize], finite: bool) -> Result<Cow<'a, [f32]>> {
+    let view = st.tensor(name).map_err(|_| Error::model(WEIGHTS, format!("tensor {name:?} is missing")))?;
+    if view.shape() != shape {
         return Err(Error::model(
             WEIGHTS,
-            format!("tensor {name:?} has shape {:?}, config.json and labels.json imply {shape:?}", t.dims()),
+            format!("tensor {name:?} has shape {:?}, config.json and labels.json imply {shape:?}", view.shape()),
         ));
     }
-    let t = t
-        .to_dtype(candle_core::DType::F32)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f32>())
-        .map_err(|e| Error::model_src(WEIGHTS, format!("tensor {name:?} cannot be read as f32"), e))?;
-    if let Some(bad) = t.iter().position(|x| !x.is_finite()) {
+    let values: Cow<'a, [f32]> = match view.dtype() {
+        safetensors::Dtype::F32 => {
+            let data: &'a [u8] = view.data();
+            match bytemuck::try_cast_slice::<u8, f32>(data) {
+                Ok(values) if cfg!(target_endian = "little") => Cow::Borrowed(values),
+                _ => Cow::Owned(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+            }
+        }
+        _ => {
+            use candle_core::safetensors::Load;
+            let t = view
+                .load(&candle_core::Device::Cpu)
+                .and_then(|t| t.to_dtype(candle_core::DType::F32))
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| Error::model_src(WEIGHTS, format!("tensor {name:?} cannot be read as f32"), e))?;
+            Cow::Owned(t)
+        }
+    };
+    if let Some(bad) = values.iter().position(|x| finite && !x.is_finite()) {
         return Err(Error::model(WEIGHTS, format!("tensor {name:?} holds a non-finite value at index {bad}")));
     }
-    Ok(t)
+    Ok(values)
 }
 
 /// The embedding bag as a candle custom op over `(E [V, D], w [V])`, for a
@@ -389,13 +525,8 @@ mod tests {
                 })
                 .collect()
         };
-        Network {
-            vocab: v,
-            dim: d,
-            hidden: h,
-            n_sent: 3,
-            n_tags: 2,
-            embedding: next(v * d),
+        let weights = Weights {
+            embedding: next(v * d).into(),
             token_weight: next(v).iter().map(|w| 1.0 + w).collect(),
             hidden_w: next(h * d),
             hidden_b: next(h),
@@ -403,7 +534,8 @@ mod tests {
             sent_b: next(3),
             tags_w: next(2 * h),
             tags_b: next(2),
-        }
+        };
+        Network::new(v, d, h, 3, 2, weights)
     }
 
     /// The candle graph used in training computes what the fused inference
@@ -419,14 +551,14 @@ mod tests {
             offsets.push(ids.len());
         }
         let dev = Device::Cpu;
-        let e = Tensor::from_slice(&n.embedding, (50, 12), &dev).unwrap();
-        let w = Tensor::from_slice(&n.token_weight, 50, &dev).unwrap();
+        let e = Tensor::from_slice(&n.w.embedding[..], (50, 12), &dev).unwrap();
+        let w = Tensor::from_slice(&n.w.token_weight, 50, &dev).unwrap();
         let pooled = e.apply_op2(&w, EmbeddingBag { ids, offsets, train_embedding: false }).unwrap();
-        let hw = Tensor::from_slice(&n.hidden_w, (9, 12), &dev).unwrap();
-        let hb = Tensor::from_slice(&n.hidden_b, 9, &dev).unwrap();
+        let hw = Tensor::from_slice(&n.w.hidden_w, (9, 12), &dev).unwrap();
+        let hb = Tensor::from_slice(&n.w.hidden_b, 9, &dev).unwrap();
         let h = pooled.matmul(&hw.t().unwrap()).unwrap().broadcast_add(&hb).unwrap().relu().unwrap();
-        let tw = Tensor::from_slice(&n.tags_w, (2, 9), &dev).unwrap();
-        let tb = Tensor::from_slice(&n.tags_b, 2, &dev).unwrap();
+        let tw = Tensor::from_slice(&n.w.tags_w, (2, 9), &dev).unwrap();
+        let tb = Tensor::from_slice(&n.w.tags_b, 2, &dev).unwrap();
         let tags = h.matmul(&tw.t().unwrap()).unwrap().broadcast_add(&tb).unwrap().to_vec2::<f32>().unwrap();
         for (b, bag) in bags.iter().enumerate() {
             let mut f = Forward::default();
@@ -437,6 +569,35 @@ mod tests {
         }
     }
 
+    /// Folding the hidden layer into the table keeps the outputs and the
+    /// token attributions, and the folded path skips the hidden product.
+    #[test]
+    fn folding_keeps_the_function() {
+        let n = net(40, 12, 9);
+        assert!(!n.folded);
+        let f = n.clone().fold().unwrap();
+        assert!(f.folded);
+        assert_eq!((f.dim, f.hidden), (9, 9));
+        for bag in [vec![1u32, 2, 3], vec![39, 39, 0, 7], vec![5], vec![]] {
+            let (mut a, mut b) = (Forward::default(), Forward::default());
+            n.forward(&bag, &mut Vec::new(), &mut a);
+            f.forward(&bag, &mut Vec::new(), &mut b);
+            for (x, y) in a.sent_logits.iter().chain(&a.tag_logits).zip(b.sent_logits.iter().chain(&b.tag_logits)) {
+                assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+            }
+            let coef = [1.0f32, -0.5];
+            let (ga, gb) = (n.input_gradient(&n.w.tags_w, &coef, &a), f.input_gradient(&f.w.tags_w, &coef, &b));
+            for &id in &bag {
+                let (x, y) = (n.token_contribution(id, &ga, bag.len()), f.token_contribution(id, &gb, bag.len()));
+                assert!((x - y).abs() < 1e-5, "token {id}: {x} vs {y}");
+            }
+        }
+        // Already folded, or a table that would grow: unchanged.
+        assert_eq!(f.clone().fold().unwrap().w.embedding.len(), f.w.embedding.len());
+        let wide = net(10, 4, 6);
+        assert!(!wide.clone().fold().unwrap().folded);
+    }
+
     /// The custom op's backward pass agrees with finite differences.
     #[test]
     fn embedding_bag_gradient_matches_finite_differences() {
@@ -444,8 +605,8 @@ mod tests {
         let ids = vec![0u32, 2, 2, 5, 1, 3];
         let offsets = vec![0, 4, 6];
         let dev = Device::Cpu;
-        let e = Var::from_slice(&n.embedding, (6, 4), &dev).unwrap();
-        let w = Var::from_slice(&n.token_weight, 6, &dev).unwrap();
+        let e = Var::from_slice(&n.w.embedding[..], (6, 4), &dev).unwrap();
+        let w = Var::from_slice(&n.w.token_weight, 6, &dev).unwrap();
         let coef = Tensor::from_slice(&[0.3f32, -1.0, 0.5, 2.0, 1.0, -0.7, 0.2, 0.9], (2, 4), &dev).unwrap();
         let loss = |e: &Tensor, w: &Tensor| -> Tensor {
             let op = EmbeddingBag { ids: ids.clone(), offsets: offsets.clone(), train_embedding: true };
@@ -456,21 +617,21 @@ mod tests {
         let ge = grads.get(e.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let eps = 1e-2f32;
         for t in 0..6 {
-            let mut wp = n.token_weight.clone();
+            let mut wp = n.w.token_weight.clone();
             wp[t] += eps;
-            let mut wm = n.token_weight.clone();
+            let mut wm = n.w.token_weight.clone();
             wm[t] -= eps;
-            let et = Tensor::from_slice(&n.embedding, (6, 4), &dev).unwrap();
+            let et = Tensor::from_slice(&n.w.embedding[..], (6, 4), &dev).unwrap();
             let lp = loss(&et, &Tensor::from_slice(&wp, 6, &dev).unwrap()).to_scalar::<f32>().unwrap();
             let lm = loss(&et, &Tensor::from_slice(&wm, 6, &dev).unwrap()).to_scalar::<f32>().unwrap();
             assert!(((lp - lm) / (2.0 * eps) - gw[t]).abs() < 1e-3, "token weight {t}");
         }
         for i in [0usize, 5, 9, 22] {
-            let mut ep = n.embedding.clone();
+            let mut ep = n.w.embedding.to_vec();
             ep[i] += eps;
-            let mut em = n.embedding.clone();
+            let mut em = n.w.embedding.to_vec();
             em[i] -= eps;
-            let wt = Tensor::from_slice(&n.token_weight, 6, &dev).unwrap();
+            let wt = Tensor::from_slice(&n.w.token_weight, 6, &dev).unwrap();
             let lp = loss(&Tensor::from_slice(&ep, (6, 4), &dev).unwrap(), &wt).to_scalar::<f32>().unwrap();
             let lm = loss(&Tensor::from_slice(&em, (6, 4), &dev).unwrap(), &wt).to_scalar::<f32>().unwrap();
             assert!(((lp - lm) / (2.0 * eps) - ge[i]).abs() < 1e-3, "embedding {i}");

@@ -18,10 +18,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
 use tokenizers::Tokenizer;
-use tokenizers::models::ModelWrapper;
-use tokenizers::normalizers::NormalizerWrapper;
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 
 use crate::error::{Error, Result};
 use crate::format::TOKENIZER;
@@ -38,43 +37,95 @@ pub(crate) struct Tokens {
 /// A loaded tokenizer, configured for bags of tokens: no padding, no
 /// truncation by token count (voc truncates by bytes before tokenizing), no
 /// special tokens.
+///
+/// When the fast path applies, the reference pipeline may be built lazily,
+/// on the first text that needs it (non-ASCII chunks): parsing it is most of
+/// a model's load time, and ASCII text never needs it.
 #[derive(Clone)]
 pub(crate) struct TextTokenizer {
-    inner: Tokenizer,
+    source: Arc<[u8]>,
+    inner: Arc<OnceLock<Tokenizer>>,
     fast: Option<Arc<FastWordPiece>>,
+    max_id_bound: usize,
 }
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextTokenizer").field("vocab_size", &self.vocab_size()).finish()
+        f.debug_struct("TextTokenizer")
+            .field("max_id_bound", &self.max_id_bound)
+            .field("fast_path", &self.fast.is_some())
+            .finish()
     }
 }
 
+/// The reference pipeline from `tokenizer.json`, set up for bags of tokens.
+fn reference_pipeline(bytes: &[u8]) -> Result<Tokenizer> {
+    let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| Error::Model {
+        file: TOKENIZER.into(),
+        message: format!("not a tokenizers pipeline: {e}"),
+        source: Some(e),
+    })?;
+    inner.with_padding(None);
+    inner.with_truncation(None).map_err(|e| Error::Model {
+        file: TOKENIZER.into(),
+        message: e.to_string(),
+        source: Some(e),
+    })?;
+    Ok(inner)
+}
+
 impl TextTokenizer {
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        // Parse as JSON first, so a file that is not JSON gets a clear message.
-        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-            .map_err(|e| Error::model_src(TOKENIZER, format!("not valid JSON: {e}"), e))?;
-        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| Error::Model {
-            file: TOKENIZER.into(),
-            message: format!("not a tokenizers pipeline: {e}"),
-            source: Some(e),
+    /// Load `tokenizer.json`. With `eager`, the reference pipeline is built
+    /// (and so checked) now; otherwise only when the fast path does not
+    /// apply or a text needs it.
+    pub(crate) fn from_bytes(bytes: &[u8], eager: bool) -> Result<Self> {
+        let light: light::Pipeline<'_> = serde_json::from_slice(bytes).map_err(|e| {
+            // Say "not JSON" only when it is not JSON at all.
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(e) => Error::model_src(TOKENIZER, format!("not valid JSON: {e}"), e),
+                Ok(_) => Error::model_src(TOKENIZER, format!("not a tokenizers pipeline: {e}"), e),
+            }
         })?;
-        inner.with_padding(None);
-        inner.with_truncation(None).map_err(|e| Error::Model {
-            file: TOKENIZER.into(),
-            message: e.to_string(),
-            source: Some(e),
-        })?;
-        let fast = FastWordPiece::for_pipeline(&inner).map(Arc::new);
-        Ok(TextTokenizer { inner, fast })
+        let fast = FastWordPiece::for_pipeline(&light).map(Arc::new);
+        let inner = OnceLock::new();
+        let max_id_bound = match &fast {
+            Some(_) if !eager => light.max_id_bound(),
+            _ => {
+                let t = reference_pipeline(bytes)?;
+                let bound = t.get_vocab(true).values().map(|&v| v as usize + 1).max().unwrap_or(0);
+                let _ = inner.set(t);
+                bound
+            }
+        };
+        Ok(TextTokenizer { source: Arc::from(bytes), inner: Arc::new(inner), fast, max_id_bound })
+    }
+
+    /// The bytes of `tokenizer.json`.
+    pub(crate) fn source(&self) -> &Arc<[u8]> {
+        &self.source
+    }
+
+    /// The reference pipeline, built on first use.
+    fn reference(&self) -> Result<&Tokenizer> {
+        if let Some(t) = self.inner.get() {
+            return Ok(t);
+        }
+        let built = reference_pipeline(&self.source)?;
+        Ok(self.inner.get_or_init(|| built))
     }
 
     /// The same tokenizer without the fast path (the reference; for tests
     /// and benchmarks).
     #[allow(dead_code)]
-    pub(crate) fn reference_only(&self) -> Self {
-        TextTokenizer { inner: self.inner.clone(), fast: None }
+    pub(crate) fn reference_only(&self) -> Result<Self> {
+        let inner = OnceLock::new();
+        let _ = inner.set(self.reference()?.clone());
+        Ok(TextTokenizer {
+            source: self.source.clone(),
+            inner: Arc::new(inner),
+            fast: None,
+            max_id_bound: self.max_id_bound,
+        })
     }
 
     /// Whether the fast path is in use for this pipeline.
@@ -83,14 +134,9 @@ impl TextTokenizer {
         self.fast.is_some()
     }
 
-    pub(crate) fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
-    }
-
     /// The largest id the pipeline can produce plus one (added tokens included).
     pub(crate) fn max_id_bound(&self) -> usize {
-        let vocab = self.inner.get_vocab(true);
-        vocab.values().map(|&v| v as usize + 1).max().unwrap_or(0)
+        self.max_id_bound
     }
 
     /// Tokenize `text` (already truncated by the caller) into `out`.
@@ -108,7 +154,7 @@ impl TextTokenizer {
 
     /// The reference pipeline on `text`, appending ids and offsets shifted by `base`.
     fn encode_reference(&self, text: &str, base: usize, out: &mut Tokens) -> Result<()> {
-        let enc = self.inner.encode(text, false).map_err(Error::Tokenizer)?;
+        let enc = self.reference()?.encode(text, false).map_err(Error::Tokenizer)?;
         out.ids.extend_from_slice(enc.get_ids());
         out.offsets.extend(enc.get_offsets().iter().map(|&(a, b)| (a + base, b + base)));
         Ok(())
@@ -152,7 +198,7 @@ impl TextTokenizer {
     /// Token strings for ids (used for diagnostics and tests).
     #[allow(dead_code)]
     pub(crate) fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        self.reference().ok()?.id_to_token(id)
     }
 }
 
@@ -220,32 +266,40 @@ struct FastWordPiece {
 }
 
 impl FastWordPiece {
-    /// The fast path for `tok`, when its pipeline is one it reproduces.
-    fn for_pipeline(tok: &Tokenizer) -> Option<Self> {
-        match tok.get_normalizer()? {
-            NormalizerWrapper::BertNormalizer(n)
-                if n.clean_text && n.handle_chinese_chars && n.lowercase && n.strip_accents != Some(false) => {}
-            _ => return None,
+    /// The fast path for a pipeline, when it is one this reproduces: every
+    /// setting it depends on must be present and as expected (a missing
+    /// field means "use the reference").
+    fn for_pipeline(p: &light::Pipeline<'_>) -> Option<Self> {
+        let n = p.normalizer.as_ref()?;
+        if !(n.kind == "BertNormalizer"
+            && n.clean_text == Some(true)
+            && n.handle_chinese_chars == Some(true)
+            && n.lowercase == Some(true)
+            && n.strip_accents != Some(false))
+        {
+            return None;
         }
-        match tok.get_pre_tokenizer()? {
-            PreTokenizerWrapper::BertPreTokenizer(_) => {}
-            _ => return None,
+        if p.pre_tokenizer.as_ref()?.kind != "BertPreTokenizer" {
+            return None;
         }
-        let ModelWrapper::WordPiece(wp) = tok.get_model() else { return None };
-        let prefix = wp.continuing_subword_prefix.as_bytes();
+        let wp = &p.model;
+        if wp.kind != "WordPiece" {
+            return None;
+        }
+        let vocab = wp.vocab.0.as_ref()?;
+        let prefix = wp.continuing_subword_prefix.as_deref()?.as_bytes();
         // The prefix must never occur inside a pre-token (so a vocabulary
         // entry cannot be reached two ways): ASCII punctuation is isolated.
         if prefix.is_empty() || !prefix.iter().all(|b| b.is_ascii_punctuation()) {
             return None;
         }
-        use tokenizers::Model;
-        let vocab = wp.get_vocab();
-        let unk = *vocab.get(&wp.unk_token)?;
+        let unk = *vocab.get(wp.unk_token.as_deref()?)?;
+        let max_chars_per_word = wp.max_input_chars_per_word?;
         let mut needs_reference = [false; 256];
         for b in 0..=255u8 {
             needs_reference[b as usize] = !b.is_ascii() || (b.is_ascii_control() && !is_separator(b));
         }
-        for t in tok.get_added_tokens_decoder().values() {
+        for t in &p.added_tokens {
             // Added tokens are matched before normalization (or on the
             // lowercased text); a chunk holding one goes to the reference.
             // Tokens that can reach across whitespace rule the fast path out.
@@ -266,7 +320,7 @@ impl FastWordPiece {
         let mut first = PieceMap::default();
         let mut cont = PieceMap::default();
         first.reserve(vocab.len());
-        for (k, &id) in &vocab {
+        for (k, &id) in vocab {
             let k = k.as_bytes();
             if let Some(rest) = k.strip_prefix(prefix) {
                 cont.insert(rest.into(), id);
@@ -275,15 +329,7 @@ impl FastWordPiece {
         }
         let first_max = first.keys().map(|k| k.len()).max().unwrap_or(0);
         let cont_max = cont.keys().map(|k| k.len()).max().unwrap_or(0);
-        Some(FastWordPiece {
-            first,
-            cont,
-            first_max,
-            cont_max,
-            unk,
-            max_chars_per_word: wp.max_input_chars_per_word,
-            needs_reference,
-        })
+        Some(FastWordPiece { first, cont, first_max, cont_max, unk, max_chars_per_word, needs_reference })
     }
 
     /// One plain ASCII chunk (no separator, no byte in `needs_reference`)
@@ -351,6 +397,112 @@ pub(crate) fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// The few settings of `tokenizer.json` the fast path depends on, read
+/// without building the reference pipeline (strings borrowed where they
+/// have no escapes).
+mod light {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+
+    use serde::Deserialize;
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    #[derive(Deserialize)]
+    pub(super) struct Pipeline<'a> {
+        #[serde(default, borrow)]
+        pub added_tokens: Vec<AddedToken<'a>>,
+        #[serde(default, borrow)]
+        pub normalizer: Option<Normalizer<'a>>,
+        #[serde(default, borrow)]
+        pub pre_tokenizer: Option<Typed<'a>>,
+        #[serde(borrow)]
+        pub model: Model<'a>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct AddedToken<'a> {
+        pub id: u32,
+        #[serde(borrow)]
+        pub content: Cow<'a, str>,
+        #[serde(default)]
+        pub single_word: bool,
+        #[serde(default)]
+        pub lstrip: bool,
+        #[serde(default)]
+        pub rstrip: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Normalizer<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: Cow<'a, str>,
+        pub clean_text: Option<bool>,
+        pub handle_chinese_chars: Option<bool>,
+        pub strip_accents: Option<bool>,
+        pub lowercase: Option<bool>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Typed<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: Cow<'a, str>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Model<'a> {
+        #[serde(rename = "type", default, borrow)]
+        pub kind: Cow<'a, str>,
+        #[serde(default, borrow)]
+        pub vocab: Vocab<'a>,
+        #[serde(default, borrow)]
+        pub unk_token: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub continuing_subword_prefix: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub max_input_chars_per_word: Option<usize>,
+    }
+
+    /// A `token -> id` map (WordPiece, BPE), or `None` for any other shape
+    /// (Unigram's list), which is skipped.
+    #[derive(Default)]
+    pub(super) struct Vocab<'a>(pub Option<HashMap<Cow<'a, str>, u32>>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Vocab<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<'a>(std::marker::PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+                type Value = Vocab<'a>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a vocabulary")
+                }
+                fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                    let mut map = HashMap::with_capacity(m.size_hint().unwrap_or(32_000));
+                    while let Some((k, v)) = m.next_entry::<Cow<'de, str>, u32>()? {
+                        map.insert(k, v);
+                    }
+                    Ok(Vocab(Some(map)))
+                }
+                fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Self::Value, S::Error> {
+                    while s.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Vocab(None))
+                }
+                fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                    Ok(Vocab(None))
+                }
+            }
+            d.deserialize_any(V(std::marker::PhantomData))
+        }
+    }
+
+    impl Pipeline<'_> {
+        /// The largest id of the vocabulary and the added tokens, plus one.
+        pub fn max_id_bound(&self) -> usize {
+            let vocab = self.model.vocab.0.iter().flat_map(|v| v.values());
+            vocab.chain(self.added_tokens.iter().map(|t| &t.id)).map(|&i| i as usize + 1).max().unwrap_or(0)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::data::{Example, HashList};
 use crate::error::{Error, Result};
 use crate::eval::{EvalReport, report_from_probs};
 use crate::format::{ARCHITECTURE, FORMAT_VERSION, LabelsFile, ModelConfig};
-use crate::network::{EmbeddingBag, Forward, Network};
+use crate::network::{EmbeddingBag, Forward, Network, Weights};
 use crate::tokenize::{Tokens, truncate_to_bytes};
 
 /// How classes are weighted in the losses.
@@ -400,15 +400,15 @@ pub fn train(
     let (dim, vocab) = (bn.dim, bn.vocab);
     let warm = config.warm_start;
     let hidden = if warm { bn.hidden } else { config.hidden_dim };
-    let embedding = Var::from_slice(&bn.embedding, (vocab, dim), &dev)?;
-    let token_weight = Var::from_vec(if warm { bn.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
+    let embedding = Var::from_slice(&bn.w.embedding, (vocab, dim), &dev)?;
+    let token_weight = Var::from_vec(if warm { bn.w.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
     let (hw, hb) = if warm {
-        (bn.hidden_w.clone(), bn.hidden_b.clone())
+        (bn.w.hidden_w.clone(), bn.w.hidden_b.clone())
     } else {
         (rng.init(hidden * dim, dim), vec![0.0; hidden])
     };
     let (sw, sb) = if warm && bn.n_sent == s {
-        (bn.sent_w.clone(), bn.sent_b.clone())
+        (bn.w.sent_w.clone(), bn.w.sent_b.clone())
     } else {
         (rng.init(s * hidden, hidden), vec![0.0; s])
     };
@@ -417,8 +417,8 @@ pub fn train(
     if warm {
         for (k, name) in tags.iter().enumerate() {
             if let Some(j) = base_model.labels_file.tags.iter().position(|x| x == name) {
-                tw[k * hidden..(k + 1) * hidden].copy_from_slice(&bn.tags_w[j * hidden..(j + 1) * hidden]);
-                tb[k] = bn.tags_b[j];
+                tw[k * hidden..(k + 1) * hidden].copy_from_slice(&bn.w.tags_w[j * hidden..(j + 1) * hidden]);
+                tb[k] = bn.w.tags_b[j];
             }
         }
     }
@@ -441,13 +441,8 @@ pub fn train(
 
     let snapshot = || -> Result<Network> {
         let v = |x: &Var| -> Result<Vec<f32>> { Ok(x.as_tensor().flatten_all()?.to_vec1::<f32>()?) };
-        Ok(Network {
-            vocab,
-            dim,
-            hidden,
-            n_sent: s,
-            n_tags: t,
-            embedding: if config.train_embeddings { v(&embedding)? } else { bn.embedding.clone() },
+        let weights = Weights {
+            embedding: if config.train_embeddings { v(&embedding)?.into() } else { bn.w.embedding.clone() },
             token_weight: v(&token_weight)?,
             hidden_w: v(&hidden_w)?,
             hidden_b: v(&hidden_b)?,
@@ -455,7 +450,8 @@ pub fn train(
             sent_b: v(&sent_b)?,
             tags_w: v(&tags_w)?,
             tags_b: v(&tags_b)?,
-        })
+        };
+        Ok(Network::new(vocab, dim, hidden, s, t, weights))
     };
 
     let start = Instant::now();
@@ -562,6 +558,9 @@ pub fn train(
     }
     let (_, best_epoch, network, temperature, thresholds) =
         best.ok_or_else(|| Error::config("epochs", "must be at least 1"))?;
+    // The same function, with the hidden product folded into the table, so
+    // inference skips it (see `Network::fold`).
+    let network = network.fold()?;
     let thresholds: BTreeMap<String, f32> = tags.iter().cloned().zip(thresholds).collect();
     let labels_file =
         LabelsFile { sentiment: classes.clone(), tags: tags.clone(), thresholds: thresholds.clone(), temperature };
@@ -569,8 +568,8 @@ pub fn train(
         format_version: FORMAT_VERSION,
         architecture: ARCHITECTURE.to_string(),
         vocab_size: vocab,
-        embedding_dim: dim,
-        hidden_dim: hidden,
+        embedding_dim: network.dim,
+        hidden_dim: network.hidden,
         num_sentiment_classes: s,
         num_tags: t,
         sha256: BTreeMap::new(),
@@ -580,14 +579,8 @@ pub fn train(
         let th: Vec<f32> = tags.iter().map(|k| thresholds[k]).collect();
         val_report(&classes, &tags, &th, temperature, &logits, &rows, &val_idx)
     });
-    let clf = Classifier::from_parts(
-        model_config,
-        labels_file,
-        base_model.tokenizer.clone(),
-        base_model.tokenizer_bytes.clone(),
-        network,
-    )
-    .with_max_input_bytes(max_bytes)?;
+    let clf = Classifier::from_parts(model_config, labels_file, base_model.tokenizer.clone(), network)
+        .with_max_input_bytes(max_bytes)?;
     let report = TrainReport {
         config: config.clone(),
         examples: examples.len(),
