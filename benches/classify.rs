@@ -1,6 +1,7 @@
-//! voc's speed: tokenization alone, `classify` on one comment,
-//! `classify_batch` at batch sizes 1, 32, 256 and 4096 on one thread and on
-//! all cores, and the load time of the embedded model.
+//! voc's speed: tokenization alone, `classify` (and `scores`) on one
+//! comment, `classify_batch` at batch sizes 1, 32, 256 and 4096 (and
+//! `scores_batch` at 4096) on one thread and on all cores, and the load time
+//! of the embedded model.
 //!
 //! ```sh
 //! cargo bench                      # everything, about 2 minutes
@@ -86,6 +87,14 @@ fn classify_one(c: &mut Criterion) {
             black_box(clf.classify(&texts[i]).unwrap())
         })
     });
+    // The probabilities-only path on the same comments.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("scores", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            black_box(clf.scores(&texts[i]).unwrap())
+        })
+    });
     g.finish();
 }
 
@@ -108,6 +117,10 @@ fn classify_batch(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(bytes(texts)));
         g.bench_with_input(BenchmarkId::new("bytes", 256), texts, |b, texts| {
             b.iter(|| pool.install(|| black_box(clf.classify_batch(texts).unwrap())))
+        });
+        g.throughput(Throughput::Elements(4096));
+        g.bench_with_input(BenchmarkId::new("scores_batch", 4096), &all[..], |b, texts| {
+            b.iter(|| pool.install(|| black_box(clf.scores_batch(texts).unwrap())))
         });
         g.finish();
     }

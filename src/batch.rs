@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::tokenize::Tokens;
 use crate::{Classifier, Error, Prediction, Result};
 
 /// Rows classified together by [`Classifier::classify_iter`] and
@@ -1578,42 +1579,50 @@ pub fn score_file(
         };
         report(&state, &mut progress);
         let file_name = display(path);
-        loop {
-            let mut chunk = Vec::with_capacity(opts.chunk_rows.min(65536));
-            while chunk.len() < opts.chunk_rows {
+        let chunk_rows = opts.chunk_rows;
+        let read_chunk = |reader: &mut Reader| -> Result<Vec<Record>> {
+            let mut chunk = Vec::with_capacity(chunk_rows.min(65536));
+            while chunk.len() < chunk_rows {
                 match reader.next()? {
                     Some(r) => chunk.push(r),
                     None => break,
                 }
             }
-            if chunk.is_empty() {
-                break;
-            }
+            Ok(chunk)
+        };
+        let mut chunk = read_chunk(&mut reader)?;
+        while !chunk.is_empty() {
             let first_row = state.rows_read + 1;
-            let texts: Vec<&str> =
-                chunk.iter().map(|r| r.row.as_ref().map(|x| x.text.as_str()).unwrap_or("")).collect();
-            let preds = classify_chunk(clf, &texts);
-            let lines: Vec<std::result::Result<String, String>> = chunk
-                .par_iter()
-                .zip(preds)
-                .enumerate()
-                .map(|(i, (rec, pred))| {
-                    let rowno = first_row + i as u64;
-                    let reason = match (&rec.row, pred) {
-                        (Ok(row), Ok(p)) => return Ok(schema.row(rowno, row, &p)),
-                        (Err(reason), _) => reason.clone(),
-                        (Ok(_), Err(e)) => format!("classification failed: {e}"),
-                    };
-                    let mut s = String::from("{\"file\":");
-                    json_str(&mut s, &file_name);
-                    s.push_str(&format!(",\"line\":{},\"row\":{rowno},\"reason\":", rec.line));
-                    json_str(&mut s, &reason);
-                    s.push_str(",\"raw\":");
-                    json_str(&mut s, &rec.raw);
-                    s.push_str("}\n");
-                    Err(s)
-                })
-                .collect();
+            // Read the next chunk while this one is classified. Each row is
+            // classified and formatted in one step, so a chunk's predictions
+            // are never all held at once.
+            let (next, lines) = rayon::join(
+                || read_chunk(&mut reader),
+                || -> Vec<std::result::Result<String, String>> {
+                    chunk
+                        .par_iter()
+                        .enumerate()
+                        .map_init(Tokens::default, |tokens, (i, rec)| {
+                            let rowno = first_row + i as u64;
+                            let reason = match &rec.row {
+                                Ok(row) => match clf.classify_with(&row.text, tokens) {
+                                    Ok(p) => return Ok(schema.row(rowno, row, &p)),
+                                    Err(e) => format!("classification failed: {e}"),
+                                },
+                                Err(reason) => reason.clone(),
+                            };
+                            let mut s = String::from("{\"file\":");
+                            json_str(&mut s, &file_name);
+                            s.push_str(&format!(",\"line\":{},\"row\":{rowno},\"reason\":", rec.line));
+                            json_str(&mut s, &reason);
+                            s.push_str(",\"raw\":");
+                            json_str(&mut s, &rec.raw);
+                            s.push_str("}\n");
+                            Err(s)
+                        })
+                        .collect()
+                },
+            );
             for l in &lines {
                 match l {
                     Ok(s) => {
@@ -1630,6 +1639,7 @@ pub fn score_file(
             state.input_rows += chunk.len() as u64;
             checkpoint(&mut state, &mut out, &mut errs)?;
             report(&state, &mut progress);
+            chunk = next?;
         }
         finished_bytes += done_bytes.load(Ordering::Relaxed);
         done_bytes.store(0, Ordering::Relaxed);

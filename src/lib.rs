@@ -49,7 +49,7 @@ pub use error::{BoxError, Error, Result};
 pub use eval::{ClassMetrics, Confusion, EvalReport, SentimentReport, TagsReport, evaluate};
 pub use format::{FORMAT_VERSION, ModelBytes, OLDEST_FORMAT_VERSION};
 pub use labels::Labels;
-pub use prediction::{Evidence, Prediction, Sentence, Sentiment, Span, Tag};
+pub use prediction::{Evidence, Prediction, Scores, Sentence, Sentiment, Span, Tag};
 pub use train::{ClassWeights, EpochReport, TrainConfig, TrainReport, train};
 
 pub use batch::{

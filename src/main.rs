@@ -36,6 +36,10 @@ enum Command {
         /// Indent the JSON.
         #[arg(long)]
         pretty: bool,
+        /// Print only the labels and probabilities (no sentences, no
+        /// evidence): several times faster.
+        #[arg(long)]
+        scores: bool,
     },
     /// Train a model on labeled JSONL/CSV files and write a model folder.
     Train(Box<TrainArgs>),
@@ -147,7 +151,7 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Classify { text, model, pretty } => classify(text, model.as_deref(), pretty),
+        Command::Classify { text, model, pretty, scores } => classify(text, model.as_deref(), pretty, scores),
         Command::Train(args) => train(*args).map(|()| ExitCode::SUCCESS),
         Command::Eval { data, model, json, columns } => {
             eval(&data, model.as_deref(), json, &columns).map(|()| ExitCode::SUCCESS)
@@ -192,20 +196,29 @@ fn embedded() -> voc::Result<Classifier> {
     }
 }
 
-fn to_json(p: &voc::Prediction, pretty: bool) -> String {
+fn to_json<T: serde::Serialize>(p: &T, pretty: bool) -> String {
     let r = if pretty { serde_json::to_string_pretty(p) } else { serde_json::to_string(p) };
     r.unwrap_or_else(|e| format!("{{\"error\":\"cannot serialize: {e}\"}}"))
 }
 
-fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::Result<ExitCode> {
+fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool, scores: bool) -> voc::Result<ExitCode> {
     let clf = load(model)?;
+    // The JSON line of each text: the full prediction, or the scores only.
+    let render = |texts: &[&str]| -> voc::Result<Vec<String>> {
+        if scores {
+            let labels = clf.labels();
+            Ok(clf.scores_batch(texts)?.iter().map(|s| to_json(&scores_json(s, labels), pretty)).collect())
+        } else {
+            Ok(clf.classify_batch(texts)?.iter().map(|p| to_json(p, pretty)).collect())
+        }
+    };
     if let Some(text) = text {
         let Some(text) = text.to_str() else {
             eprintln!("voc: error: the text argument is not valid UTF-8");
             return Ok(ExitCode::from(1));
         };
         // Not println!: it panics when stdout fails (a full disk, a closed pipe).
-        let json = to_json(&clf.classify(text)?, pretty);
+        let json = render(&[text])?.concat();
         write_stdout(format!("{json}\n").as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -249,10 +262,10 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
         }
         let first_line = line_no + 1 - chunk.len() as u64;
         let texts: Vec<&str> = chunk.iter().map(|r| r.as_deref().unwrap_or("")).collect();
-        let preds = clf.classify_batch(&texts)?;
-        for (i, (r, p)) in chunk.iter().zip(preds).enumerate() {
+        let lines = render(&texts)?;
+        for (i, (r, json)) in chunk.iter().zip(lines).enumerate() {
             match r {
-                Ok(_) => writeln!(out, "{}", to_json(&p, pretty)).map_err(io_err)?,
+                Ok(_) => writeln!(out, "{json}").map_err(io_err)?,
                 Err(msg) => {
                     bad_lines += 1;
                     eprintln!("voc: error: {msg}");
@@ -269,6 +282,28 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool) -> voc::
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `voc classify --scores` output: labels by name.
+#[derive(serde::Serialize)]
+struct ScoresJson<'a> {
+    sentiment: &'a str,
+    sentiment_probabilities: std::collections::BTreeMap<&'a str, f32>,
+    tags: Vec<&'a str>,
+    tag_probabilities: std::collections::BTreeMap<&'a str, f32>,
+    truncated: bool,
+}
+
+fn scores_json<'a>(s: &voc::Scores, labels: &'a voc::Labels) -> ScoresJson<'a> {
+    let named =
+        |names: &'a [String], values: &[f32]| names.iter().map(String::as_str).zip(values.iter().copied()).collect();
+    ScoresJson {
+        sentiment: &labels.sentiment()[s.sentiment],
+        sentiment_probabilities: named(labels.sentiment(), &s.sentiment_probabilities),
+        tags: s.tags.iter().map(|&k| labels.tags()[k].as_str()).collect(),
+        tag_probabilities: named(labels.tags(), &s.tag_probabilities),
+        truncated: s.truncated,
+    }
 }
 
 /// Read one line (with its `\n`, if any) into `buf`, keeping at most `keep`

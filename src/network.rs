@@ -302,14 +302,6 @@ impl Network {
         self.head(pooled, out);
     }
 
-    /// The forward pass for a bag given as its sum (from [`bag_add`]) and size.
-    pub(crate) fn forward_sum(&self, sum: &[f32], n: usize, pooled: &mut Vec<f32>, out: &mut Forward) {
-        pooled.clear();
-        pooled.extend_from_slice(sum);
-        scale(pooled, n);
-        self.head(pooled, out);
-    }
-
     /// Everything after the bag.
     pub(crate) fn head(&self, pooled: &[f32], out: &mut Forward) {
         out.hidden.resize(self.hidden, 0.0);

@@ -135,3 +135,33 @@ impl Prediction {
         self.tags.iter().map(|t| t.name.as_str()).collect()
     }
 }
+
+/// Probabilities only: what [`Classifier::scores`](crate::Classifier::scores)
+/// returns, the fast path for scoring many comments when the evidence and
+/// the sentences are not needed. Every number equals the matching one of
+/// [`Classifier::classify`](crate::Classifier::classify) on the same text.
+/// Labels are indices into the model's [`Labels`](crate::Labels).
+///
+/// ```
+/// let clf = voc::Classifier::embedded()?;
+/// let s = clf.scores("The screen cracked on day one and support never replied.")?;
+/// let labels = clf.labels();
+/// assert_eq!(labels.sentiment()[s.sentiment], "negative");
+/// let tags: Vec<&str> = s.tags.iter().map(|&k| labels.tags()[k].as_str()).collect();
+/// assert_eq!(tags, clf.classify("The screen cracked on day one and support never replied.")?.tag_names());
+/// # Ok::<(), voc::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Scores {
+    /// Index of the most probable sentiment class in [`Labels::sentiment`](crate::Labels::sentiment).
+    pub sentiment: usize,
+    /// Calibrated probability of each sentiment class, in label order.
+    pub sentiment_probabilities: Vec<f32>,
+    /// Probability of each tag, in [`Labels::tags`](crate::Labels::tags) order.
+    pub tag_probabilities: Vec<f32>,
+    /// Indices of the tags at or above their thresholds, most probable first.
+    pub tags: Vec<usize>,
+    /// Whether the text was longer than the input limit and cut.
+    pub truncated: bool,
+}

@@ -205,3 +205,37 @@ fn golden(clf: &Classifier, file: &str, tol: f32) {
         }
     }
 }
+
+/// `scores` is `classify` without sentences and evidence: the same numbers,
+/// exactly, on every kind of input (and on a model with other labels).
+#[test]
+fn scores_equal_the_numbers_of_classify() {
+    let texts = [
+        "The charger stopped working after two days. Support never called back!",
+        "Thanks for the quick refund, great service!",
+        "",
+        "   \t ",
+        "Café froid, serveur impoli 😀. Never again.",
+        "a. b. c. d? e! f",
+    ];
+    for clf in [Classifier::embedded().unwrap(), tiny()] {
+        let labels = clf.labels().clone();
+        let batch = clf.scores_batch(&texts).unwrap();
+        for (text, s) in texts.iter().zip(&batch) {
+            let p = clf.classify(text).unwrap();
+            assert_eq!(s, &clf.scores(text).unwrap());
+            assert_eq!(labels.sentiment()[s.sentiment], p.sentiment.label, "{text:?}");
+            for (k, name) in labels.sentiment().iter().enumerate() {
+                assert_eq!(s.sentiment_probabilities[k], p.sentiment.probabilities[name], "{text:?}");
+            }
+            for (k, name) in labels.tags().iter().enumerate() {
+                assert_eq!(s.tag_probabilities[k], p.tag_probabilities[name], "{text:?}");
+            }
+            let names: Vec<&str> = s.tags.iter().map(|&k| labels.tags()[k].as_str()).collect();
+            assert_eq!(names, p.tag_names(), "{text:?}");
+            assert_eq!(s.truncated, p.truncated);
+        }
+    }
+    let short = Classifier::embedded().unwrap().with_max_input_bytes(10).unwrap();
+    assert!(short.scores("This text is longer than ten bytes").unwrap().truncated);
+}

@@ -41,6 +41,31 @@ fn classify_stdin_one_line_each_in_order() {
 }
 
 #[test]
+fn classify_scores_prints_the_same_labels_without_evidence() {
+    let input: &[u8] = b"The screen cracked and support never called back.\nLove it!\n\n\xff bad\nI was billed twice.";
+    let full = voc(&["classify"], Some(input));
+    let fast = voc(&["classify", "--scores"], Some(input));
+    assert_eq!(fast.status.code(), Some(1), "the invalid line still fails the run");
+    let (full, fast) = (json(&full.stdout), json(&fast.stdout));
+    assert_eq!(fast.len(), 5);
+    for (f, s) in full.iter().zip(&fast) {
+        if f.get("error").is_some() {
+            assert_eq!(f, s);
+            continue;
+        }
+        assert_eq!(s["sentiment"], f["sentiment"]["label"]);
+        assert_eq!(s["sentiment_probabilities"], f["sentiment"]["probabilities"]);
+        assert_eq!(s["tag_probabilities"], f["tag_probabilities"]);
+        let names: Vec<&serde_json::Value> = f["tags"].as_array().unwrap().iter().map(|t| &t["name"]).collect();
+        assert_eq!(s["tags"].as_array().unwrap().iter().collect::<Vec<_>>(), names);
+        assert!(s.get("sentences").is_none());
+    }
+    let one = voc(&["classify", "--scores", "It broke after a week."], None);
+    assert!(one.status.success());
+    assert_eq!(json(&one.stdout)[0]["tags"][0], "product_failure");
+}
+
+#[test]
 fn classify_stdin_invalid_utf8_is_reported_not_dropped() {
     let out = voc(&["classify"], Some(b"good\n\xff\xfe bad bytes\nbroken screen\n"));
     assert_eq!(out.status.code(), Some(1));
