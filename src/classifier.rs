@@ -40,7 +40,7 @@ pub(crate) struct Model {
 /// use voc::Classifier;
 ///
 /// let clf = Classifier::embedded()?;
-/// let p = clf.classify("My order arrived broken and nobody answers the phone.")?;
+/// let p = clf.classify("My order arrived broken and support never called back.")?;
 /// println!("{} {:?}", p.sentiment.label, p.tag_names());
 /// assert_eq!(p.sentiment.label, "negative");
 /// # Ok::<(), voc::Error>(())
