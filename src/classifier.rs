@@ -28,6 +28,8 @@ pub(crate) struct Model {
     pub labels: Labels,
     pub tokenizer: TextTokenizer,
     pub network: Network,
+    /// Each tag's threshold, in tag order.
+    pub thresholds: Vec<f32>,
 }
 
 /// A loaded model, ready to classify customer comments.
@@ -170,7 +172,18 @@ impl Classifier {
         let labels =
             Labels::new(labels_file.sentiment.clone(), labels_file.tags.clone(), labels_file.thresholds.clone());
         Classifier {
-            model: Arc::new(Model { config, labels_file, labels, tokenizer, network }),
+            model: Arc::new(Model {
+                thresholds: labels_file
+                    .tags
+                    .iter()
+                    .map(|t| labels_file.thresholds.get(t).copied().unwrap_or(0.5))
+                    .collect(),
+                config,
+                labels_file,
+                labels,
+                tokenizer,
+                network,
+            }),
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
         }
     }
@@ -400,8 +413,7 @@ impl Model {
     }
 
     fn above_threshold(&self, probs: &[f32]) -> Vec<usize> {
-        let mut idx: Vec<usize> =
-            (0..probs.len()).filter(|&k| probs[k] >= self.labels_file.thresholds[&self.labels_file.tags[k]]).collect();
+        let mut idx: Vec<usize> = (0..probs.len()).filter(|&k| probs[k] >= self.thresholds[k]).collect();
         idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
         idx
     }
@@ -458,17 +470,32 @@ impl Model {
                 _ => words.push((i, i + 1)),
             }
         }
+        // The labels that get evidence: the sentiment (gradient of log
+        // p(label)) and each tag above its threshold (gradient of its logit).
+        let label = argmax(&sent_probs);
+        let coef: Vec<f32> =
+            sent_probs.iter().enumerate().map(|(k, p)| if k == label { 1.0 - p } else { -p }).collect();
+        let predicted = self.above_threshold(&tag_probs);
+        let mut grads = vec![net.input_gradient(&net.w.sent_w, &coef, &fwd)];
+        for &k in &predicted {
+            let mut coef = vec![0f32; net.n_tags];
+            coef[k] = 1.0;
+            grads.push(net.input_gradient(&net.w.tags_w, &coef, &fwd));
+        }
+        // Each word's contribution to each of those labels, reading each
+        // token's row of the table once.
         let n = tokens.ids.len();
-        let word_evidence = |grad: &[f32]| -> Vec<Span> {
-            let mut scored: Vec<(f32, usize)> = words
-                .iter()
-                .enumerate()
-                .map(|(w, &(a, b))| {
-                    let s: f32 = tokens.ids[a..b].iter().map(|&id| net.token_contribution(id, grad, n)).sum();
-                    (s, w)
-                })
-                .filter(|(s, _)| *s > 0.0)
-                .collect();
+        let mut word_scores = vec![vec![0f32; words.len()]; grads.len()];
+        let mut c = vec![0f32; grads.len()];
+        for (w, &(a, b)) in words.iter().enumerate() {
+            for &id in &tokens.ids[a..b] {
+                net.token_contributions(id, &grads, n, &mut c);
+                word_scores.iter_mut().zip(&c).for_each(|(s, c)| s[w] += c);
+            }
+        }
+        let word_evidence = |scores: &[f32]| -> Vec<Span> {
+            let mut scored: Vec<(f32, usize)> =
+                scores.iter().copied().enumerate().map(|(w, s)| (s, w)).filter(|(s, _)| *s > 0.0).collect();
             scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
             scored
                 .into_iter()
@@ -488,36 +515,28 @@ impl Model {
             picked.into_iter().map(|s| ci.span(s.start, s.end, score(s))).collect::<Vec<_>>()
         };
 
-        // Sentiment and its evidence: gradient of log p(label).
-        let label = argmax(&sent_probs);
-        let coef: Vec<f32> =
-            sent_probs.iter().enumerate().map(|(k, p)| if k == label { 1.0 - p } else { -p }).collect();
-        let grad = net.input_gradient(&net.w.sent_w, &coef, &fwd);
         let sentiment = Sentiment {
             label: self.labels_file.sentiment[label].clone(),
             score: self.score(&sent_probs),
             probabilities: self.labels_file.sentiment.iter().cloned().zip(sent_probs.iter().copied()).collect(),
             evidence: Evidence {
                 sentences: sentence_evidence(&|s| s.sent_probs[label], &|s| argmax(&s.sent_probs) == label),
-                words: word_evidence(&grad),
+                words: word_evidence(&word_scores[0]),
             },
         };
 
-        let tags = self
-            .above_threshold(&tag_probs)
-            .into_iter()
-            .map(|k| {
+        let tags = predicted
+            .iter()
+            .zip(&word_scores[1..])
+            .map(|(&k, scores)| {
                 let name = &self.labels_file.tags[k];
-                let threshold = self.labels_file.thresholds[name];
-                let mut coef = vec![0f32; net.n_tags];
-                coef[k] = 1.0;
-                let grad = net.input_gradient(&net.w.tags_w, &coef, &fwd);
+                let threshold = self.thresholds[k];
                 Tag {
                     name: name.clone(),
                     probability: tag_probs[k],
                     evidence: Evidence {
                         sentences: sentence_evidence(&|s| s.tag_probs[k], &|s| s.tag_probs[k] >= threshold),
-                        words: word_evidence(&grad),
+                        words: word_evidence(scores),
                     },
                 }
             })

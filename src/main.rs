@@ -204,13 +204,18 @@ fn to_json<T: serde::Serialize>(p: &T, pretty: bool) -> String {
 fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool, scores: bool) -> voc::Result<ExitCode> {
     let clf = load(model)?;
     // The JSON line of each text: the full prediction, or the scores only.
+    // Each text is classified and rendered in one parallel step, so a chunk
+    // of full predictions is never held at once.
     let render = |texts: &[&str]| -> voc::Result<Vec<String>> {
-        if scores {
-            let labels = clf.labels();
-            Ok(clf.scores_batch(texts)?.iter().map(|s| to_json(&scores_json(s, labels), pretty)).collect())
-        } else {
-            Ok(clf.classify_batch(texts)?.iter().map(|p| to_json(p, pretty)).collect())
-        }
+        use rayon::prelude::*;
+        let labels = clf.labels();
+        texts
+            .par_iter()
+            .map(|t| match scores {
+                true => clf.scores(t).map(|s| to_json(&scores_json(&s, labels), pretty)),
+                false => clf.classify(t).map(|p| to_json(&p, pretty)),
+            })
+            .collect()
     };
     if let Some(text) = text {
         let Some(text) = text.to_str() else {

@@ -345,15 +345,21 @@ impl Network {
         grad
     }
 
-    /// Contribution of token `id` to a logit whose gradient w.r.t. the pooled
-    /// vector is `grad`, in a bag of `n` tokens (gradient x input).
+    /// Contribution of token `id` to each logit whose gradient w.r.t. the
+    /// pooled vector is `grads[l]`, in a bag of `n` tokens (gradient x
+    /// input), into `out[l]`: the token's row is read once for all of them.
     #[inline]
-    pub(crate) fn token_contribution(&self, id: u32, grad: &[f32], n: usize) -> f32 {
+    pub(crate) fn token_contributions(&self, id: u32, grads: &[Vec<f32>], n: usize, out: &mut [f32]) {
         let id = id as usize;
         if id >= self.vocab || n == 0 {
-            return 0.0;
+            out.fill(0.0);
+            return;
         }
-        self.w.token_weight[id] * dot(&self.w.embedding[id * self.dim..(id + 1) * self.dim], grad) / n as f32
+        let row = &self.w.embedding[id * self.dim..(id + 1) * self.dim];
+        let w = self.w.token_weight[id];
+        for (o, g) in out.iter_mut().zip(grads) {
+            *o = w * dot(row, g) / n as f32;
+        }
     }
 
     /// All tensors by name, for saving.
@@ -580,7 +586,10 @@ mod tests {
             let coef = [1.0f32, -0.5];
             let (ga, gb) = (n.input_gradient(&n.w.tags_w, &coef, &a), f.input_gradient(&f.w.tags_w, &coef, &b));
             for &id in &bag {
-                let (x, y) = (n.token_contribution(id, &ga, bag.len()), f.token_contribution(id, &gb, bag.len()));
+                let (mut x, mut y) = ([0f32], [0f32]);
+                n.token_contributions(id, std::slice::from_ref(&ga), bag.len(), &mut x);
+                f.token_contributions(id, std::slice::from_ref(&gb), bag.len(), &mut y);
+                let (x, y) = (x[0], y[0]);
                 assert!((x - y).abs() < 1e-5, "token {id}: {x} vs {y}");
             }
         }
