@@ -311,6 +311,7 @@ impl Classifier {
         let tag_idx = if tokens.ids.is_empty() { Vec::new() } else { m.above_threshold(&tags) };
         Ok(Scores {
             sentiment: argmax(&sent),
+            sentiment_score: m.score(&sent),
             sentiment_probabilities: sent,
             tags: tag_idx,
             tag_probabilities: tags,

@@ -293,6 +293,7 @@ fn classify(text: Option<OsString>, model: Option<&Path>, pretty: bool, scores: 
 #[derive(serde::Serialize)]
 struct ScoresJson<'a> {
     sentiment: &'a str,
+    sentiment_score: f32,
     sentiment_probabilities: std::collections::BTreeMap<&'a str, f32>,
     tags: Vec<&'a str>,
     tag_probabilities: std::collections::BTreeMap<&'a str, f32>,
@@ -304,6 +305,7 @@ fn scores_json<'a>(s: &voc::Scores, labels: &'a voc::Labels) -> ScoresJson<'a> {
         |names: &'a [String], values: &[f32]| names.iter().map(String::as_str).zip(values.iter().copied()).collect();
     ScoresJson {
         sentiment: &labels.sentiment()[s.sentiment],
+        sentiment_score: s.sentiment_score,
         sentiment_probabilities: named(labels.sentiment(), &s.sentiment_probabilities),
         tags: s.tags.iter().map(|&k| labels.tags()[k].as_str()).collect(),
         tag_probabilities: named(labels.tags(), &s.tag_probabilities),

@@ -158,6 +158,8 @@ pub struct Scores {
     pub sentiment: usize,
     /// Calibrated probability of each sentiment class, in label order.
     pub sentiment_probabilities: Vec<f32>,
+    /// `P(positive) - P(negative)`, as [`Sentiment::score`].
+    pub sentiment_score: f32,
     /// Probability of each tag, in [`Labels::tags`](crate::Labels::tags) order.
     pub tag_probabilities: Vec<f32>,
     /// Indices of the tags at or above their thresholds, most probable first.

@@ -347,6 +347,11 @@ impl Classifier {
         let pool = pool()?;
         py.detach(|| pool.install(|| self.inner.classify_batch(&texts))).map_err(to_py_err)
     }
+
+    fn scores(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<::voc::Scores>> {
+        let pool = pool()?;
+        py.detach(|| pool.install(|| self.inner.scores_batch(&texts))).map_err(to_py_err)
+    }
 }
 
 #[pymethods]
@@ -460,7 +465,9 @@ impl Classifier {
                 )));
             }
         }
-        let preds = self.predictions(py, texts)?;
+        // The columns need no evidence: the probabilities-only path, whose
+        // numbers equal `classify`'s.
+        let scores = self.scores(py, texts)?;
         struct Cols {
             label: Vec<String>,
             score: Vec<f64>,
@@ -469,7 +476,7 @@ impl Classifier {
             p_tag: Vec<Vec<f64>>,
             truncated: Vec<bool>,
         }
-        let n = preds.len();
+        let n = scores.len();
         let cols = py.detach(|| {
             let mut c = Cols {
                 label: Vec::with_capacity(n),
@@ -479,17 +486,17 @@ impl Classifier {
                 p_tag: vec![Vec::with_capacity(n); tags.len()],
                 truncated: Vec::with_capacity(n),
             };
-            for p in &preds {
-                c.label.push(p.sentiment.label.clone());
-                c.score.push(short(p.sentiment.score));
-                for (j, class) in classes.iter().enumerate() {
-                    c.p_class[j].push(p.sentiment.probabilities.get(class).map_or(f64::NAN, |&x| short(x)));
+            for s in &scores {
+                c.label.push(classes[s.sentiment].clone());
+                c.score.push(short(s.sentiment_score));
+                for (j, &x) in s.sentiment_probabilities.iter().enumerate() {
+                    c.p_class[j].push(short(x));
                 }
-                c.tags.push(p.tag_names().join(";"));
-                for (j, tag) in tags.iter().enumerate() {
-                    c.p_tag[j].push(p.tag_probabilities.get(tag).map_or(f64::NAN, |&x| short(x)));
+                c.tags.push(s.tags.iter().map(|&k| tags[k].as_str()).collect::<Vec<_>>().join(";"));
+                for (j, &x) in s.tag_probabilities.iter().enumerate() {
+                    c.p_tag[j].push(short(x));
                 }
-                c.truncated.push(p.truncated);
+                c.truncated.push(s.truncated);
             }
             c
         });

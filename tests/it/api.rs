@@ -225,6 +225,7 @@ fn scores_equal_the_numbers_of_classify() {
             let p = clf.classify(text).unwrap();
             assert_eq!(s, &clf.scores(text).unwrap());
             assert_eq!(labels.sentiment()[s.sentiment], p.sentiment.label, "{text:?}");
+            assert_eq!(s.sentiment_score, p.sentiment.score, "{text:?}");
             for (k, name) in labels.sentiment().iter().enumerate() {
                 assert_eq!(s.sentiment_probabilities[k], p.sentiment.probabilities[name], "{text:?}");
             }

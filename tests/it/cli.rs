@@ -54,6 +54,7 @@ fn classify_scores_prints_the_same_labels_without_evidence() {
             continue;
         }
         assert_eq!(s["sentiment"], f["sentiment"]["label"]);
+        assert_eq!(s["sentiment_score"], f["sentiment"]["score"]);
         assert_eq!(s["sentiment_probabilities"], f["sentiment"]["probabilities"]);
         assert_eq!(s["tag_probabilities"], f["tag_probabilities"]);
         let names: Vec<&serde_json::Value> = f["tags"].as_array().unwrap().iter().map(|t| &t["name"]).collect();
