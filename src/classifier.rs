@@ -301,14 +301,15 @@ impl Classifier {
         let truncated = analyzed.len() < text.len();
         self.model.tokenizer.encode_into(analyzed, tokens)?;
         let m = &self.model;
-        let (sent, tags) = if tokens.ids.is_empty() {
-            (m.empty_sentiment_probs(), vec![0.0; m.labels_file.tags.len()])
+        let (sent, tags, tag_idx) = if tokens.ids.is_empty() {
+            (m.empty_sentiment_probs(), vec![0.0; m.labels_file.tags.len()], Vec::new())
         } else {
             let mut fwd = Forward::default();
             m.network.forward(&tokens.ids, &mut Vec::new(), &mut fwd);
-            (m.sentiment_probs(&fwd.sent_logits), m.tag_probs(&fwd.tag_logits))
+            let tags = m.tag_probs(&fwd.tag_logits);
+            let idx = m.above_threshold(&tags);
+            (m.sentiment_probs(&fwd.sent_logits), tags, idx)
         };
-        let tag_idx = if tokens.ids.is_empty() { Vec::new() } else { m.above_threshold(&tags) };
         Ok(Scores {
             sentiment: argmax(&sent),
             sentiment_score: m.score(&sent),
@@ -456,10 +457,12 @@ impl Model {
             return self.empty_prediction(truncated);
         }
         let net = &self.network;
-        // Sentences, each scored on the tokens inside it, and the whole text.
-        let (fwd, sentences) = self.score_sentences(text, tokens);
+        let mut fwd = Forward::default();
+        net.forward(&tokens.ids, &mut Vec::with_capacity(net.dim), &mut fwd);
         let sent_probs = self.sentiment_probs(&fwd.sent_logits);
         let tag_probs = self.tag_probs(&fwd.tag_logits);
+        // Sentences, each scored on the tokens inside it.
+        let sentences = self.sentences(text, tokens, &sent_probs, &tag_probs);
         let ci = CharIndex::new(text);
 
         // Words: runs of adjacent tokens joined inside a word (WordPiece
@@ -566,25 +569,23 @@ impl Model {
         Prediction { sentiment, tags, tag_probabilities: self.tag_map(&tag_probs), sentences, truncated }
     }
 
-    /// Split into sentences (Unicode sentence boundaries, trimmed), score
-    /// each on the tokens inside it, and score the whole text (one bag over
-    /// every token, exactly as [`Classifier::scores`] does).
-    fn score_sentences(&self, text: &str, tokens: &Tokens) -> (Forward, Vec<SentenceOut>) {
+    /// Split into sentences (Unicode sentence boundaries, trimmed) and score
+    /// each on the tokens that lie inside it. A single sentence reuses the
+    /// whole-text scores (one bag over every token, as [`Classifier::scores`]).
+    fn sentences(&self, text: &str, tokens: &Tokens, sent_probs: &[f32], tag_probs: &[f32]) -> Vec<SentenceOut> {
         let net = &self.network;
         let mut ranges = Vec::new();
         sentence_ranges(text, &mut ranges);
-        let mut pooled = Vec::with_capacity(net.dim);
-        let mut whole = Forward::default();
-        net.forward(&tokens.ids, &mut pooled, &mut whole);
         if ranges.len() <= 1 {
             let out = ranges.first().map(|&(start, end)| SentenceOut {
                 start,
                 end,
-                sent_probs: self.sentiment_probs(&whole.sent_logits),
-                tag_probs: self.tag_probs(&whole.tag_logits),
+                sent_probs: sent_probs.to_vec(),
+                tag_probs: tag_probs.to_vec(),
             });
-            return (whole, out.into_iter().collect());
+            return out.into_iter().collect();
         }
+        let mut pooled = Vec::with_capacity(net.dim);
         let mut fwd = Forward::default();
         let mut out = Vec::with_capacity(ranges.len());
         let mut t = 0;
@@ -606,7 +607,7 @@ impl Model {
             };
             out.push(SentenceOut { start, end, sent_probs: sp, tag_probs: tp });
         }
-        (whole, out)
+        out
     }
 }
 

@@ -98,13 +98,6 @@ pub(crate) struct Forward {
 #[inline]
 pub(crate) fn bag_pool(embedding: &[f32], token_weight: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) {
     out.fill(0.0);
-    let n = bag_add(embedding, token_weight, dim, ids, out);
-    scale(out, n);
-}
-
-/// `out += sum_t w[t] * E[t]` over the ids in the table; returns how many were.
-#[inline]
-pub(crate) fn bag_add(embedding: &[f32], token_weight: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) -> usize {
     let vocab = token_weight.len();
     let mut n = 0usize;
     for &id in ids {
@@ -119,12 +112,6 @@ pub(crate) fn bag_add(embedding: &[f32], token_weight: &[f32], dim: usize, ids: 
             *o += w * e;
         }
     }
-    n
-}
-
-/// Divide a bag's sum by its size (no-op for an empty bag).
-#[inline]
-fn scale(out: &mut [f32], n: usize) {
     if n > 0 {
         let inv = 1.0 / n as f32;
         out.iter_mut().for_each(|o| *o *= inv);
@@ -172,7 +159,7 @@ impl Network {
     /// Build from a safetensors buffer, checking every tensor against the
     /// config and every weight's magnitude.
     pub(crate) fn from_safetensors(bytes: &[u8], cfg: &ModelConfig) -> Result<Self> {
-        let net = Self::parse(bytes, cfg, true, |t| Ok(Table::Owned(t.to_vec())))?;
+        let net = Self::parse(bytes, cfg, true, |t| Table::Owned(t.to_vec()))?;
         net.check_magnitudes()?;
         Ok(net)
     }
@@ -183,7 +170,7 @@ impl Network {
     /// is left to the test suite, which runs it on the embedded model.
     #[allow(dead_code)] // used with the `embedded-model` feature
     pub(crate) fn from_static_safetensors(bytes: &'static [u8], cfg: &ModelConfig) -> Result<Self> {
-        Self::parse(bytes, cfg, false, |t| Ok(Table::Static(t)))
+        Self::parse(bytes, cfg, false, Table::Static)
     }
 
     /// Parse and check every tensor's name, shape and values (the table's
@@ -193,7 +180,7 @@ impl Network {
         bytes: &'a [u8],
         cfg: &ModelConfig,
         verify: bool,
-        table: impl FnOnce(&'a [f32]) -> Result<Table>,
+        table: impl FnOnce(&'a [f32]) -> Table,
     ) -> Result<Self> {
         let st = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| Error::model_src(WEIGHTS, format!("not a readable safetensors file: {e}"), e))?;
@@ -206,8 +193,8 @@ impl Network {
         }
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> { Ok(take(&st, name, shape, true)?.into_owned()) };
         let embedding = match take(&st, T_EMBEDDING, &[v, d], verify)? {
-            std::borrow::Cow::Borrowed(values) => table(values)?,
-            std::borrow::Cow::Owned(values) => Table::Owned(values),
+            Cow::Borrowed(values) => table(values),
+            Cow::Owned(values) => Table::Owned(values),
         };
         let weights = Weights {
             embedding,

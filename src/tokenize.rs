@@ -16,9 +16,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
-
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tokenizers::Tokenizer;
 
@@ -112,20 +110,6 @@ impl TextTokenizer {
         }
         let built = reference_pipeline(&self.source)?;
         Ok(self.inner.get_or_init(|| built))
-    }
-
-    /// The same tokenizer without the fast path (the reference; for tests
-    /// and benchmarks).
-    #[allow(dead_code)]
-    pub(crate) fn reference_only(&self) -> Result<Self> {
-        let inner = OnceLock::new();
-        let _ = inner.set(self.reference()?.clone());
-        Ok(TextTokenizer {
-            source: self.source.clone(),
-            inner: Arc::new(inner),
-            fast: None,
-            max_id_bound: self.max_id_bound,
-        })
     }
 
     /// Whether the fast path is in use for this pipeline.
