@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Rebuild the default model (models/default) from the files in the repository:
 #   bash scripts/build-default-model.sh
-# Trains with `voc train` on models/default/training/*.jsonl over the distilled
+# Trains with `voc train` on models/default/training/*.jsonl (the rows labeled
+# by people, the marked synthetic rows, and the teacher's soft targets for
+# unlabeled real texts; see models/default/training/SOURCES.md) over the distilled
 # MiniLM token embeddings in models/default/training/base/, removes every text
 # whose hash is in ../shared/gold/eval-hashes.txt, tunes thresholds and
 # temperature on a validation split, writes the model card, and (when
@@ -16,6 +18,7 @@ EXCLUDE=()
 if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shared/gold/eval-hashes.txt); fi
 "$VOC" --threads 2 train \
   --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/synthetic.jsonl" \
+  --data "$T/teacher-labeled.jsonl" \
   --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
   "${EXCLUDE[@]}" --seed 42 --epochs 20 --learning-rate 0.001 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \

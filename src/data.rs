@@ -1,7 +1,7 @@
 //! Reading labeled data (JSONL in the format of the labeling guide, CSV/TSV
 //! with named columns) and the evaluation-hash guard.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -30,12 +30,54 @@ pub struct Example {
     pub tags: Option<Vec<String>>,
     /// Where it came from (the `source` field of the JSONL), if known.
     pub source: Option<String>,
+    /// Soft targets (probabilities) from a teacher model, if any: training
+    /// fits these instead of the hard labels, which still count in the
+    /// label statistics. Rows with soft targets are never put in the
+    /// validation split (it measures against labels read by people).
+    pub soft: Option<SoftLabels>,
+}
+
+/// Probabilities that a teacher model gave one text (knowledge
+/// distillation). In JSONL: a `soft` object with `sentiment` (class ->
+/// probability, summing to 1) and/or `tags` (tag -> probability), each in
+/// [0, 1]. A head with soft targets also needs its hard label in the row.
+///
+/// ```
+/// let ex = voc::Example::new("My flight was cancelled twice.")
+///     .with_sentiment("negative")
+///     .with_tags(["process_breakdown"])
+///     .with_soft(voc::SoftLabels::default().tag("process_breakdown", 0.93).tag("communication_gap", 0.2));
+/// assert_eq!(ex.soft.unwrap().tags.unwrap()["process_breakdown"], 0.93);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SoftLabels {
+    /// Sentiment class -> probability.
+    pub sentiment: Option<BTreeMap<String, f32>>,
+    /// Tag -> probability (a tag of the label set that is absent counts as 0).
+    pub tags: Option<BTreeMap<String, f32>>,
+}
+
+impl SoftLabels {
+    /// Set one sentiment class's probability.
+    #[must_use]
+    pub fn sentiment(mut self, class: impl Into<String>, p: f32) -> Self {
+        self.sentiment.get_or_insert_with(BTreeMap::new).insert(class.into(), p);
+        self
+    }
+
+    /// Set one tag's probability.
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>, p: f32) -> Self {
+        self.tags.get_or_insert_with(BTreeMap::new).insert(tag.into(), p);
+        self
+    }
 }
 
 impl Example {
     /// An unlabeled example.
     pub fn new(text: impl Into<String>) -> Self {
-        Example { text: text.into(), sentiment: None, tags: None, source: None }
+        Example { text: text.into(), sentiment: None, tags: None, source: None, soft: None }
     }
 
     /// Set the sentiment label.
@@ -60,6 +102,13 @@ impl Example {
     #[must_use]
     pub fn with_source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// Set soft targets from a teacher model (see [`SoftLabels`]).
+    #[must_use]
+    pub fn with_soft(mut self, soft: SoftLabels) -> Self {
+        self.soft = Some(soft);
         self
     }
 }
@@ -209,7 +258,11 @@ fn read_jsonl(path: &Path, mut reader: impl BufRead, opts: &ReadOptions) -> Resu
             Some(_) => return Err(Error::data(path, line, &opts.tags_column, "not a list")),
         };
         let source = obj.get("source").and_then(|s| s.as_str()).map(String::from);
-        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source })?);
+        let soft = match obj.get("soft") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(read_soft(v).map_err(|why| Error::data(path, line, "soft", why))?),
+        };
+        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source, soft })?);
     }
     Ok(out)
 }
@@ -265,9 +318,35 @@ fn read_delimited(path: &Path, reader: impl std::io::Read, delim: u8, opts: &Rea
             }
             None => None,
         };
-        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source: None })?);
+        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source: None, soft: None })?);
     }
     Ok(out)
+}
+
+/// The `soft` object of a JSONL row: `{"sentiment": {class: p}, "tags": {tag: p}}`.
+fn read_soft(v: &serde_json::Value) -> std::result::Result<SoftLabels, String> {
+    let obj = v.as_object().ok_or("not an object of probabilities")?;
+    let map = |key: &str| -> std::result::Result<Option<BTreeMap<String, f32>>, String> {
+        match obj.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Object(m)) => {
+                let mut out = BTreeMap::new();
+                for (k, p) in m {
+                    let p = p.as_f64().ok_or_else(|| format!("{key}.{k}: not a number"))?;
+                    if !(0.0..=1.0).contains(&p) {
+                        return Err(format!("{key}.{k}: probability {p} is not in [0, 1]"));
+                    }
+                    out.insert(k.clone(), p as f32);
+                }
+                Ok(Some(out))
+            }
+            Some(_) => Err(format!("{key}: not an object of probabilities")),
+        }
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "sentiment" && *k != "tags") {
+        return Err(format!("unknown key {k:?} (expected \"sentiment\" and/or \"tags\")"));
+    }
+    Ok(SoftLabels { sentiment: map("sentiment")?, tags: map("tags")? })
 }
 
 fn check_row(path: &Path, line: u64, opts: &ReadOptions, ex: Example) -> Result<Example> {
@@ -285,6 +364,33 @@ fn check_row(path: &Path, line: u64, opts: &ReadOptions, ex: Example) -> Result<
                 &opts.sentiment_column,
                 format!("unknown sentiment {s:?} (expected one of {:?})", opts.sentiment_classes),
             ));
+        }
+    }
+    if let Some(soft) = &ex.soft {
+        if let Some(ps) = &soft.sentiment {
+            if ex.sentiment.is_none() {
+                return Err(Error::data(path, line, "soft", "soft sentiment without a sentiment label"));
+            }
+            if let Some(c) = ps.keys().find(|c| !opts.sentiment_classes.contains(c)) {
+                return Err(Error::data(path, line, "soft", format!("unknown sentiment class {c:?}")));
+            }
+            let sum: f32 = ps.values().sum();
+            if (sum - 1.0).abs() > 0.01 {
+                return Err(Error::data(path, line, "soft", format!("sentiment probabilities sum to {sum}, not 1")));
+            }
+        }
+        if soft.tags.is_some() && ex.tags.is_none() {
+            return Err(Error::data(path, line, "soft", "soft tags without a tags label"));
+        }
+        if let (Some(pt), Some(allowed)) = (&soft.tags, &opts.tags) {
+            if let Some(t) = pt.keys().find(|t| !allowed.contains(t)) {
+                return Err(Error::data(
+                    path,
+                    line,
+                    "soft",
+                    format!("unknown tag {t:?} (expected one of {allowed:?})"),
+                ));
+            }
         }
     }
     if let Some(tags) = &ex.tags {

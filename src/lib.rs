@@ -44,7 +44,7 @@ mod tokenize;
 mod train;
 
 pub use classifier::{Classifier, DEFAULT_MAX_INPUT_BYTES};
-pub use data::{Example, HashList, ReadOptions, eval_hash, read_examples};
+pub use data::{Example, HashList, ReadOptions, SoftLabels, eval_hash, read_examples};
 pub use error::{BoxError, Error, Result};
 pub use eval::{ClassMetrics, Confusion, EvalReport, SentimentReport, TagsReport, evaluate};
 pub use format::{FORMAT_VERSION, ModelBytes, OLDEST_FORMAT_VERSION};

@@ -257,6 +257,15 @@ struct Row {
     ids: Vec<u32>,
     sentiment: Option<usize>,
     tags: Option<Vec<bool>>,
+    /// Soft targets (distillation), in class / tag order.
+    soft_sentiment: Option<Vec<f32>>,
+    soft_tags: Option<Vec<f32>>,
+}
+
+impl Row {
+    fn is_soft(&self) -> bool {
+        self.soft_sentiment.is_some() || self.soft_tags.is_some()
+    }
 }
 
 /// Train a classifier on `examples`, starting from `base`: its tokenizer and
@@ -333,6 +342,21 @@ pub fn train(
             }
             *label_counts.entry(format!("tag:{t}")).or_insert(0) += 1;
         }
+        if let Some(soft) = &e.soft {
+            if let Some(t) = soft.tags.iter().flatten().map(|(t, _)| t).find(|t| !tags.contains(t)) {
+                return Err(Error::config(
+                    "tags",
+                    format!("soft tag {t:?} in the data is not in the tag list {tags:?}"),
+                ));
+            }
+            if let Some(c) = soft.sentiment.iter().flatten().map(|(c, _)| c).find(|c| !classes.contains(c)) {
+                return Err(Error::config(
+                    "data",
+                    format!("soft sentiment {c:?} is not one of the model's classes {classes:?}"),
+                ));
+            }
+            *label_counts.entry("soft:teacher".to_string()).or_insert(0) += 1;
+        }
         if let Some(s) = &e.source {
             *source_counts.entry(s.clone()).or_insert(0) += 1;
         }
@@ -347,22 +371,39 @@ pub fn train(
         .par_iter()
         .map_init(Tokens::default, |tok, e| -> Result<Row> {
             base_model.tokenizer.encode_into(truncate_to_bytes(&e.text, max_bytes), tok)?;
+            let soft = e.soft.as_ref();
             Ok(Row {
                 ids: tok.ids.clone(),
                 sentiment: e.sentiment.as_ref().and_then(|s| classes.iter().position(|c| c == s)),
                 tags: e.tags.as_ref().map(|ts| tags.iter().map(|t| ts.contains(t)).collect()),
+                soft_sentiment: soft
+                    .and_then(|s| s.sentiment.as_ref())
+                    .filter(|_| e.sentiment.is_some())
+                    .map(|m| classes.iter().map(|c| m.get(c).copied().unwrap_or(0.0)).collect()),
+                soft_tags: soft
+                    .and_then(|s| s.tags.as_ref())
+                    .filter(|_| e.tags.is_some())
+                    .map(|m| tags.iter().map(|t| m.get(t).copied().unwrap_or(0.0)).collect()),
             })
         })
         .collect::<Result<_>>()?;
 
-    // Split.
+    // Split. The validation split is drawn from rows labeled by people only:
+    // rows with soft (teacher) targets always train.
     let mut rng = Rng(config.seed);
     let mut order: Vec<usize> = (0..rows.len()).collect();
     rng.shuffle(&mut order);
-    let n_val = ((rows.len() as f32) * config.validation_split).round() as usize;
-    let n_val = if rows.len() > 1 { n_val.min(rows.len() - 1) } else { 0 };
-    let (val_idx, train_idx) = order.split_at(n_val);
-    let (val_idx, mut train_idx) = (val_idx.to_vec(), train_idx.to_vec());
+    let n_hard = rows.iter().filter(|r| !r.is_soft()).count();
+    let n_val = ((n_hard as f32) * config.validation_split).round() as usize;
+    let n_val = if rows.len() > 1 { n_val.min(rows.len() - 1).min(n_hard) } else { 0 };
+    let (mut val_idx, mut train_idx) = (Vec::with_capacity(n_val), Vec::with_capacity(rows.len() - n_val));
+    for i in order {
+        if val_idx.len() < n_val && !rows[i].is_soft() {
+            val_idx.push(i);
+        } else {
+            train_idx.push(i);
+        }
+    }
 
     // Class weights from the training split.
     let s = classes.len();
@@ -481,11 +522,22 @@ pub fn train(
                     ids.push(row.ids[(rng.next_u64() % row.ids.len() as u64) as usize]);
                 }
                 offsets.push(ids.len());
-                if let Some(c) = row.sentiment {
+                if let Some(ps) = &row.soft_sentiment {
+                    for c in 0..s {
+                        sent_target[r * s + c] = ps[c] * class_w[c];
+                        sent_den += ps[c] * class_w[c];
+                    }
+                } else if let Some(c) = row.sentiment {
                     sent_target[r * s + c] = class_w[c];
                     sent_den += class_w[c];
                 }
-                if let Some(tv) = &row.tags {
+                if let Some(pt) = &row.soft_tags {
+                    for k in 0..t {
+                        tag_y[r * t + k] = pt[k];
+                        tag_w[r * t + k] = pt[k] * pos_w[k] + (1.0 - pt[k]);
+                    }
+                    tag_den += t as f32;
+                } else if let Some(tv) = &row.tags {
                     for k in 0..t {
                         tag_y[r * t + k] = tv[k] as u8 as f32;
                         tag_w[r * t + k] = if tv[k] { pos_w[k] } else { 1.0 };
@@ -682,6 +734,7 @@ fn val_report(
                 .as_ref()
                 .map(|tv| tags.iter().zip(tv).filter(|(_, y)| **y).map(|(n, _)| n.clone()).collect()),
             source: None,
+            soft: None,
         })
         .collect();
     let probs: Vec<(Vec<f32>, Vec<f32>)> = logits

@@ -59,6 +59,50 @@ fn bad_jsonl_rows() {
 }
 
 #[test]
+fn reads_soft_targets() {
+    let (_d, p) = write(
+        "s.jsonl",
+        br#"{"text": "late again", "sentiment": "negative", "tags": ["process_breakdown"], "soft": {"sentiment": {"negative": 0.8, "neutral": 0.15, "positive": 0.05}, "tags": {"process_breakdown": 0.9, "communication_gap": 0.3}}}
+{"text": "fine", "sentiment": "positive"}
+"#,
+    );
+    let rows = voc::read_examples(&p, &ReadOptions::default()).unwrap();
+    let soft = rows[0].soft.as_ref().unwrap();
+    assert_eq!(soft.sentiment.as_ref().unwrap()["negative"], 0.8);
+    assert_eq!(soft.tags.as_ref().unwrap()["communication_gap"], 0.3);
+    assert!(rows[1].soft.is_none());
+}
+
+#[test]
+fn bad_soft_targets() {
+    let ok = b"{\"text\": \"fine\", \"sentiment\": \"positive\"}\n";
+    let case = |bad: &str| {
+        let mut c = ok.to_vec();
+        c.extend_from_slice(bad.as_bytes());
+        c.push(b'\n');
+        let (line, field, msg) = data_err("x.jsonl", &c);
+        assert_eq!((line, field.as_str()), (2, "soft"), "{bad}: {msg}");
+        msg
+    };
+    let row = |soft: &str| format!(r#"{{"text": "x", "sentiment": "negative", "tags": [], "soft": {soft}}}"#);
+    assert!(case(&row("[0.5]")).contains("not an object"));
+    assert!(case(&row(r#"{"tags": {"process_breakdown": 1.5}}"#)).contains("not in [0, 1]"));
+    assert!(case(&row(r#"{"tags": {"process_breakdown": "high"}}"#)).contains("not a number"));
+    assert!(case(&row(r#"{"tags": [0.5]}"#)).contains("not an object"));
+    assert!(case(&row(r#"{"sentiment": {"angry": 1.0}}"#)).contains("unknown sentiment class"));
+    assert!(case(&row(r#"{"sentiment": {"negative": 0.5, "positive": 0.2}}"#)).contains("sum to"));
+    assert!(case(&row(r#"{"labels": {}}"#)).contains("unknown key"));
+    assert!(
+        case(r#"{"text": "x", "sentiment": "negative", "soft": {"tags": {"process_breakdown": 0.5}}}"#)
+            .contains("without a tags label")
+    );
+    assert!(
+        case(r#"{"text": "x", "tags": [], "soft": {"sentiment": {"negative": 1.0}}}"#)
+            .contains("without a sentiment label")
+    );
+}
+
+#[test]
 fn empty_file_is_an_error() {
     let (line, field, _) = data_err("e.jsonl", b"");
     assert_eq!((line, field.as_str()), (0, "file"));

@@ -1,7 +1,7 @@
 //! Training: it learns, it is deterministic, it removes evaluation texts,
 //! warm starts keep what was learned and add new tags, bad configs are refused.
 
-use voc::{Classifier, Example, HashList, TrainConfig};
+use voc::{Classifier, Example, HashList, SoftLabels, TrainConfig};
 
 use crate::fixtures;
 
@@ -80,12 +80,72 @@ fn shared_eval_hashes_match_the_gold_dev_texts() {
     let rows = voc::read_examples(&dev, &voc::ReadOptions::default()).unwrap();
     assert!(rows.iter().all(|r| list.contains_text(&r.text)));
     // And the shipped training files hold none of them.
-    for f in ["labeled.jsonl", "extra-labeled.jsonl", "synthetic.jsonl"] {
-        let p = crate::root().join("models/default/training").join(f);
-        let rows = voc::read_examples(&p, &voc::ReadOptions::default()).unwrap();
-        let overlap = rows.iter().filter(|r| list.contains_text(&r.text)).count();
-        assert_eq!(overlap, 0, "{f}");
+    let dir = crate::root().join("models/default/training");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "jsonl") {
+            let rows = voc::read_examples(&p, &voc::ReadOptions::default()).unwrap();
+            let overlap = rows.iter().filter(|r| list.contains_text(&r.text)).count();
+            assert_eq!(overlap, 0, "{}", p.display());
+            files += 1;
+        }
     }
+    assert!(files >= 4, "training files found: {files}");
+}
+
+/// The fixture with soft targets that say the opposite of its hard labels
+/// (the sentiment rotated by one class, every tag flipped).
+fn contradicting_soft(rows: &[Example]) -> Vec<Example> {
+    let classes = ["negative", "neutral", "positive"];
+    let all_tags = ["communication_gap", "process_breakdown", "product_failure", "training_need"];
+    rows.iter()
+        .map(|r| {
+            let c = classes.iter().position(|c| Some(*c) == r.sentiment.as_deref()).unwrap();
+            let mut soft = SoftLabels::default();
+            for (k, name) in classes.iter().enumerate() {
+                soft = soft.sentiment(*name, if k == (c + 1) % 3 { 1.0 } else { 0.0 });
+            }
+            for t in all_tags {
+                let has = r.tags.as_ref().unwrap().iter().any(|x| x == t);
+                soft = soft.tag(t, if has { 0.0 } else { 1.0 });
+            }
+            r.clone().with_soft(soft)
+        })
+        .collect()
+}
+
+#[test]
+fn soft_targets_are_what_training_fits() {
+    let rows = fixture_rows();
+    let soft = contradicting_soft(&rows);
+    let (clf, _) = voc::train(&fresh_base(), &soft, &quick(), &HashList::default(), |_| {}).unwrap();
+    // Scored against the hard labels, a model that fitted the soft targets is
+    // wrong almost everywhere; the same config on the hard labels is right.
+    let eval = voc::evaluate(&clf, &rows).unwrap();
+    assert!(eval.sentiment.unwrap().accuracy < 0.2);
+    let (hard, _) = voc::train(&fresh_base(), &rows, &quick(), &HashList::default(), |_| {}).unwrap();
+    assert!(voc::evaluate(&hard, &rows).unwrap().sentiment.unwrap().accuracy > 0.8);
+}
+
+#[test]
+fn soft_rows_never_go_to_the_validation_split() {
+    let rows = fixture_rows();
+    let soft = contradicting_soft(&rows);
+    let cfg = quick().epochs(2).validation_split(0.25);
+    let (_, all_soft) = voc::train(&fresh_base(), &soft, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert_eq!(all_soft.validation_examples, 0);
+    assert_eq!(all_soft.train_examples, rows.len());
+    // Half soft: the split is a quarter of the hard half, all hard.
+    let mixed: Vec<Example> =
+        rows.iter().zip(&soft).enumerate().map(|(i, (h, s))| if i % 2 == 0 { h.clone() } else { s.clone() }).collect();
+    let (_, r) = voc::train(&fresh_base(), &mixed, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert_eq!(r.validation_examples, (rows.len() / 2) / 4);
+    // The validation figures are those of the hard rows alone: the held-out
+    // hard rows carry their true labels, so the validation report is
+    // computed on them (a report exists and counts only those rows).
+    let v = r.validation.unwrap();
+    assert_eq!(v.n, r.validation_examples);
 }
 
 #[test]
