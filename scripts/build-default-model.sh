@@ -20,7 +20,7 @@ if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shar
   --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/synthetic.jsonl" \
   --data "$T/teacher-labeled.jsonl" \
   --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
-  "${EXCLUDE[@]}" --seed 42 --epochs 20 --learning-rate 0.001 \
+  "${EXCLUDE[@]}" --seed 42 --epochs 40 --learning-rate 0.001 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \
   --report work-cache/default-train-report.json --out "$OUT" --force
 if [ -f ../shared/gold/dev.jsonl ]; then
