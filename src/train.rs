@@ -355,7 +355,7 @@ pub fn train(
                     format!("soft sentiment {c:?} is not one of the model's classes {classes:?}"),
                 ));
             }
-            *label_counts.entry("soft:teacher".to_string()).or_insert(0) += 1;
+            *label_counts.entry("soft targets".to_string()).or_insert(0) += 1;
         }
         if let Some(s) = &e.source {
             *source_counts.entry(s.clone()).or_insert(0) += 1;
