@@ -119,9 +119,14 @@ struct TrainArgs {
     validation_split: Option<f32>,
     #[arg(long, value_enum)]
     class_weights: Option<Weights>,
-    /// Fine-tune the token embedding table too (slower).
+    /// Fine-tune the token embedding table too (sparse row updates; the
+    /// default model is built this way).
     #[arg(long)]
     train_embeddings: bool,
+    /// Also try the mean of the weights of the last N epochs (stochastic
+    /// weight averaging), kept when it validates better (0: off).
+    #[arg(long, default_value_t = 0)]
+    average_last: usize,
     /// Evaluation hash list whose texts are removed before training
     /// (default: ../shared/gold/eval-hashes.txt when it exists).
     #[arg(long)]
@@ -391,7 +396,7 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     if let Some(t) = &a.tags {
         cfg = cfg.tags(t.clone());
     }
-    cfg = cfg.train_embeddings(a.train_embeddings);
+    cfg = cfg.train_embeddings(a.train_embeddings).average_last(a.average_last);
     // Validate everything before any work.
     cfg.validate()?;
     if a.out.exists() && !a.force {
@@ -446,8 +451,9 @@ fn train(a: TrainArgs) -> voc::Result<()> {
         );
     })?;
     eprintln!(
-        "voc: removed {} example(s) found in the evaluation hash list; kept epoch {}",
-        report.removed_eval_overlap, report.best_epoch
+        "voc: removed {} example(s) found in the evaluation hash list; {}",
+        report.removed_eval_overlap,
+        report.kept()
     );
     let notes = match &a.card_notes {
         Some(p) => std::fs::read_to_string(p).map_err(|e| voc::Error::Io { path: p.clone(), source: e })?,

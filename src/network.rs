@@ -14,8 +14,9 @@
 //! compute the same function; a test checks they agree.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use crate::error::{Error, Result};
 use crate::format::{ModelConfig, WEIGHTS};
@@ -405,14 +406,28 @@ fn take<'a>(st: &safetensors::SafeTensors<'a>, name: &str, shape: &[usize], fini
     Ok(values)
 }
 
-/// The embedding bag as a candle custom op over `(E [V, D], w [V])`, for a
-/// batch of bags given by `ids` and `offsets` (bag `b` is
-/// `ids[offsets[b]..offsets[b + 1]]`). Output `[B, D]`.
+/// The sparse gradient of the table from one backward pass: the rows the
+/// batch touched (in order of first use) and their gradients,
+/// `rows.len() * dim` values. A batch touches a few thousand of the `V` rows,
+/// so this is what makes fine-tuning the table affordable.
+#[derive(Debug, Default)]
+pub(crate) struct RowGrads {
+    pub rows: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+/// The embedding bag as a candle custom op over the token weights `w [V]`,
+/// for a batch of bags given by `ids` and `offsets` (bag `b` is
+/// `ids[offsets[b]..offsets[b + 1]]`). Output `[B, D]`. The table
+/// `E [V, D]` is shared with the op (not copied into the graph); the
+/// backward pass returns the gradient of `w` and, when `table_grad` is set,
+/// leaves the table's gradient there as [`RowGrads`].
 pub(crate) struct EmbeddingBag {
     pub ids: Vec<u32>,
     pub offsets: Vec<usize>,
-    /// Whether the embedding table receives a gradient (a dense `[V, D]` one).
-    pub train_embedding: bool,
+    pub table: Arc<Table>,
+    pub dim: usize,
+    pub table_grad: Option<Arc<Mutex<RowGrads>>>,
 }
 
 impl EmbeddingBag {
@@ -429,45 +444,34 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Res
     }
 }
 
-impl CustomOp2 for EmbeddingBag {
+impl CustomOp1 for EmbeddingBag {
     fn name(&self) -> &'static str {
         "embedding-bag"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (v, d) = l1.shape().dims2()?;
-        let emb = contiguous(s1, l1, "table")?;
-        let w = contiguous(s2, l2, "token weights")?;
-        if w.len() != v {
-            candle_core::bail!("EmbeddingBag: {} token weights for {v} rows", w.len());
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let w = contiguous(s, l, "token weights")?;
+        let (v, d) = (w.len(), self.dim);
+        if self.table.len() != v * d {
+            candle_core::bail!("EmbeddingBag: a table of {} values for {v} rows of {d}", self.table.len());
         }
         let b = self.offsets.len().saturating_sub(1);
         let mut out = vec![0f32; b * d];
         for (bag, o) in self.bags().zip(out.chunks_exact_mut(d)) {
-            bag_pool(emb, w, d, bag, o);
+            bag_pool(&self.table, w, d, bag, o);
         }
         Ok((CpuStorage::F32(out), Shape::from((b, d))))
     }
 
-    fn bwd(
-        &self,
-        table: &Tensor,
-        weights: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (v, d) = table.dims2()?;
-        let emb = table.flatten_all()?.to_vec1::<f32>()?;
+    fn bwd(&self, weights: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let d = self.dim;
+        let emb: &[f32] = &self.table;
         let w = weights.to_vec1::<f32>()?;
         let g = grad.flatten_all()?.to_vec1::<f32>()?;
+        let v = w.len();
         let mut gw = vec![0f32; v];
-        let mut ge = if self.train_embedding { vec![0f32; v * d] } else { Vec::new() };
+        let mut rows = self.table_grad.as_ref().map(|_| RowGrads::default());
+        let mut slot = if rows.is_some() { vec![u32::MAX; v] } else { Vec::new() };
         for (bag, gb) in self.bags().zip(g.chunks_exact(d)) {
             let n = bag.iter().filter(|&&id| (id as usize) < v).count();
             if n == 0 {
@@ -480,18 +484,27 @@ impl CustomOp2 for EmbeddingBag {
                     continue;
                 }
                 gw[id] += inv * dot(gb, &emb[id * d..(id + 1) * d]);
-                if self.train_embedding {
+                if let Some(r) = rows.as_mut() {
+                    if slot[id] == u32::MAX {
+                        slot[id] = r.rows.len() as u32;
+                        r.rows.push(id as u32);
+                        r.values.resize(r.values.len() + d, 0.0);
+                    }
+                    let k = slot[id] as usize;
                     let s = w[id] * inv;
-                    for (o, x) in ge[id * d..(id + 1) * d].iter_mut().zip(gb) {
+                    for (o, x) in r.values[k * d..(k + 1) * d].iter_mut().zip(gb) {
                         *o += s * x;
                     }
                 }
             }
         }
-        let dev = table.device();
-        let gw = Tensor::from_vec(gw, v, dev)?;
-        let ge = if self.train_embedding { Some(Tensor::from_vec(ge, (v, d), dev)?) } else { None };
-        Ok((ge, Some(gw)))
+        if let (Some(r), Some(out)) = (rows, &self.table_grad) {
+            match out.lock() {
+                Ok(mut slot) => *slot = r,
+                Err(_) => candle_core::bail!("EmbeddingBag: the table gradient's lock is poisoned"),
+            }
+        }
+        Ok(Some(Tensor::from_vec(gw, v, weights.device())?))
     }
 }
 
@@ -536,9 +549,9 @@ mod tests {
             offsets.push(ids.len());
         }
         let dev = Device::Cpu;
-        let e = Tensor::from_slice(&n.w.embedding[..], (50, 12), &dev).unwrap();
         let w = Tensor::from_slice(&n.w.token_weight, 50, &dev).unwrap();
-        let pooled = e.apply_op2(&w, EmbeddingBag { ids, offsets, train_embedding: false }).unwrap();
+        let op = EmbeddingBag { ids, offsets, table: Arc::new(n.w.embedding.clone()), dim: 12, table_grad: None };
+        let pooled = w.apply_op1(op).unwrap();
         let hw = Tensor::from_slice(&n.w.hidden_w, (9, 12), &dev).unwrap();
         let hb = Tensor::from_slice(&n.w.hidden_b, 9, &dev).unwrap();
         let h = pooled.matmul(&hw.t().unwrap()).unwrap().broadcast_add(&hb).unwrap().relu().unwrap();
@@ -586,42 +599,57 @@ mod tests {
         assert!(!wide.clone().fold().unwrap().folded);
     }
 
-    /// The custom op's backward pass agrees with finite differences.
+    /// The custom op's backward pass (token weights, and the sparse table
+    /// gradient) agrees with finite differences.
     #[test]
     fn embedding_bag_gradient_matches_finite_differences() {
         let n = net(6, 4, 3);
         let ids = vec![0u32, 2, 2, 5, 1, 3];
         let offsets = vec![0, 4, 6];
         let dev = Device::Cpu;
-        let e = Var::from_slice(&n.w.embedding[..], (6, 4), &dev).unwrap();
         let w = Var::from_slice(&n.w.token_weight, 6, &dev).unwrap();
         let coef = Tensor::from_slice(&[0.3f32, -1.0, 0.5, 2.0, 1.0, -0.7, 0.2, 0.9], (2, 4), &dev).unwrap();
-        let loss = |e: &Tensor, w: &Tensor| -> Tensor {
-            let op = EmbeddingBag { ids: ids.clone(), offsets: offsets.clone(), train_embedding: true };
-            (e.apply_op2(w, op).unwrap() * &coef).unwrap().sum_all().unwrap()
+        let loss = |e: &[f32], w: &Tensor, grad: Option<Arc<Mutex<RowGrads>>>| -> Tensor {
+            let op = EmbeddingBag {
+                ids: ids.clone(),
+                offsets: offsets.clone(),
+                table: Arc::new(Table::Owned(e.to_vec())),
+                dim: 4,
+                table_grad: grad,
+            };
+            (w.apply_op1(op).unwrap() * &coef).unwrap().sum_all().unwrap()
         };
-        let grads = loss(e.as_tensor(), w.as_tensor()).backward().unwrap();
+        let rows = Arc::new(Mutex::new(RowGrads::default()));
+        let grads = loss(&n.w.embedding, w.as_tensor(), Some(rows.clone())).backward().unwrap();
         let gw = grads.get(w.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
-        let ge = grads.get(e.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let rows = rows.lock().unwrap();
+        // Row 4 is in no bag: it gets no gradient row at all.
+        let mut touched = rows.rows.clone();
+        touched.sort();
+        assert_eq!(touched, vec![0, 1, 2, 3, 5]);
+        let mut ge = [0f32; 24];
+        for (k, &r) in rows.rows.iter().enumerate() {
+            let r = r as usize;
+            ge[r * 4..(r + 1) * 4].copy_from_slice(&rows.values[k * 4..(k + 1) * 4]);
+        }
         let eps = 1e-2f32;
         for t in 0..6 {
             let mut wp = n.w.token_weight.clone();
             wp[t] += eps;
             let mut wm = n.w.token_weight.clone();
             wm[t] -= eps;
-            let et = Tensor::from_slice(&n.w.embedding[..], (6, 4), &dev).unwrap();
-            let lp = loss(&et, &Tensor::from_slice(&wp, 6, &dev).unwrap()).to_scalar::<f32>().unwrap();
-            let lm = loss(&et, &Tensor::from_slice(&wm, 6, &dev).unwrap()).to_scalar::<f32>().unwrap();
+            let lp = loss(&n.w.embedding, &Tensor::from_slice(&wp, 6, &dev).unwrap(), None).to_scalar::<f32>().unwrap();
+            let lm = loss(&n.w.embedding, &Tensor::from_slice(&wm, 6, &dev).unwrap(), None).to_scalar::<f32>().unwrap();
             assert!(((lp - lm) / (2.0 * eps) - gw[t]).abs() < 1e-3, "token weight {t}");
         }
-        for i in [0usize, 5, 9, 22] {
+        for i in [0usize, 5, 9, 17, 22] {
             let mut ep = n.w.embedding.to_vec();
             ep[i] += eps;
             let mut em = n.w.embedding.to_vec();
             em[i] -= eps;
             let wt = Tensor::from_slice(&n.w.token_weight, 6, &dev).unwrap();
-            let lp = loss(&Tensor::from_slice(&ep, (6, 4), &dev).unwrap(), &wt).to_scalar::<f32>().unwrap();
-            let lm = loss(&Tensor::from_slice(&em, (6, 4), &dev).unwrap(), &wt).to_scalar::<f32>().unwrap();
+            let lp = loss(&ep, &wt, None).to_scalar::<f32>().unwrap();
+            let lm = loss(&em, &wt, None).to_scalar::<f32>().unwrap();
             assert!(((lp - lm) / (2.0 * eps) - ge[i]).abs() < 1e-3, "embedding {i}");
         }
     }

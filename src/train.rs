@@ -3,6 +3,7 @@
 //! calibration on a validation split, and the [`TrainReport`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use candle_core::{D, DType, Device, Tensor, Var};
@@ -15,7 +16,7 @@ use crate::data::{Example, HashList};
 use crate::error::{Error, Result};
 use crate::eval::{EvalReport, report_from_probs};
 use crate::format::{ARCHITECTURE, FORMAT_VERSION, LabelsFile, ModelConfig};
-use crate::network::{EmbeddingBag, Forward, Network, Weights};
+use crate::network::{EmbeddingBag, Forward, Network, RowGrads, Table, Weights};
 use crate::tokenize::{Tokens, truncate_to_bytes};
 
 /// How classes are weighted in the losses.
@@ -48,7 +49,8 @@ pub enum ClassWeights {
 /// | `class_weights` | `Sqrt` | imbalance correction | see [`ClassWeights`] |
 /// | `warm_start` | false | start from the base model's weights (else fresh heads) | |
 /// | `tags` | from data | tag names to learn | non-empty names |
-/// | `train_embeddings` | false | fine-tune the token embedding table too (dense gradient: slower) | |
+/// | `train_embeddings` | false | fine-tune the token embedding table too (sparse: each step updates only the rows its batch used, with lazy Adam) | |
+/// | `average_last` | 0 | also try the mean of the weights of the last N epochs (stochastic weight averaging); kept when it scores better on the validation split than the best single epoch (always, when there is no validation split); 0 = off | 0..=epochs |
 ///
 /// ```
 /// let cfg = voc::TrainConfig::default().epochs(5).learning_rate(0.01);
@@ -84,8 +86,12 @@ pub struct TrainConfig {
     /// Tags to learn (default: the base's tags when warm starting, plus every
     /// tag in the data).
     pub tags: Option<Vec<String>>,
-    /// Fine-tune the token embedding table too (slower; off by default).
+    /// Fine-tune the token embedding table too (off by default).
     pub train_embeddings: bool,
+    /// Average the weights of the last this many epochs and keep the mean
+    /// when it validates better than the best epoch (0: off).
+    #[serde(default)]
+    pub average_last: usize,
 }
 
 impl Default for TrainConfig {
@@ -104,6 +110,7 @@ impl Default for TrainConfig {
             warm_start: false,
             tags: None,
             train_embeddings: false,
+            average_last: 0,
         }
     }
 }
@@ -132,6 +139,7 @@ impl TrainConfig {
     setter!(class_weights, ClassWeights);
     setter!(warm_start, bool);
     setter!(train_embeddings, bool);
+    setter!(average_last, usize);
 
     /// Set the tags to learn.
     #[must_use]
@@ -166,6 +174,9 @@ impl TrainConfig {
         }
         if !(self.validation_split >= 0.0 && self.validation_split <= 0.9) {
             return bad("validation_split", "must be in [0, 0.9]");
+        }
+        if self.average_last > self.epochs {
+            return bad("average_last", "must be at most epochs");
         }
         if let Some(tags) = &self.tags {
             if tags.iter().any(|t| t.trim().is_empty()) {
@@ -213,8 +224,13 @@ pub struct TrainReport {
     pub validation_examples: usize,
     /// Per-epoch figures.
     pub epochs: Vec<EpochReport>,
-    /// The epoch whose weights were kept (best validation score).
+    /// The epoch whose weights were kept (best validation score); 0 when
+    /// the mean of the last `averaged_epochs` epochs was kept instead.
     pub best_epoch: usize,
+    /// How many epochs' weights were averaged into the kept model (0: a
+    /// single epoch was kept; see `TrainConfig::average_last`).
+    #[serde(default)]
+    pub averaged_epochs: usize,
     /// Sentiment temperature fitted on the validation split.
     pub temperature: f32,
     /// Tuned threshold of each tag.
@@ -441,7 +457,13 @@ pub fn train(
     let (dim, vocab) = (bn.dim, bn.vocab);
     let warm = config.warm_start;
     let hidden = if warm { bn.hidden } else { config.hidden_dim };
-    let embedding = Var::from_slice(&bn.w.embedding, (vocab, dim), &dev)?;
+    // The table is shared with each step's EmbeddingBag op (no copy into
+    // the graph); when it is trained, it gets sparse row gradients and a
+    // lazy Adam update of the rows each batch touched.
+    let mut table: Arc<Table> =
+        Arc::new(if config.train_embeddings { Table::Owned(bn.w.embedding.to_vec()) } else { bn.w.embedding.clone() });
+    let row_grads = config.train_embeddings.then(|| Arc::new(Mutex::new(RowGrads::default())));
+    let mut table_opt = config.train_embeddings.then(|| LazyAdam::new(vocab * dim, config.learning_rate));
     let token_weight = Var::from_vec(if warm { bn.w.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
     let (hw, hb) = if warm {
         (bn.w.hidden_w.clone(), bn.w.hidden_b.clone())
@@ -473,17 +495,15 @@ pub fn train(
         vec![hidden_w.clone(), hidden_b.clone(), sent_w.clone(), sent_b.clone(), tags_w.clone(), tags_b.clone()],
         ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() },
     )?;
-    let mut bag_vars = vec![token_weight.clone()];
-    if config.train_embeddings {
-        bag_vars.push(embedding.clone());
-    }
-    let mut opt_bag =
-        AdamW::new(bag_vars, ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..Default::default() })?;
+    let mut opt_bag = AdamW::new(
+        vec![token_weight.clone()],
+        ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..Default::default() },
+    )?;
 
-    let snapshot = || -> Result<Network> {
+    let snapshot = |table: &Table| -> Result<Network> {
         let v = |x: &Var| -> Result<Vec<f32>> { Ok(x.as_tensor().flatten_all()?.to_vec1::<f32>()?) };
         let weights = Weights {
-            embedding: if config.train_embeddings { v(&embedding)?.into() } else { bn.w.embedding.clone() },
+            embedding: table.clone(),
             token_weight: v(&token_weight)?,
             hidden_w: v(&hidden_w)?,
             hidden_b: v(&hidden_b)?,
@@ -495,6 +515,23 @@ pub fn train(
         Ok(Network::new(vocab, dim, hidden, s, t, weights))
     };
 
+    let validate = |net: &Network, train_loss: f64| -> (Option<f64>, Option<f64>, f64, f32, Vec<f32>) {
+        if val_idx.is_empty() {
+            return (None, None, -train_loss, 1.0, vec![0.5; t]);
+        }
+        let logits = val_logits(net, &rows, &val_idx);
+        let temperature = fit_temperature(&logits, &rows, &val_idx);
+        let thresholds = tune_thresholds(&logits, &rows, &val_idx, t);
+        let report = val_report(&classes, &tags, &thresholds, temperature, &logits, &rows, &val_idx);
+        let sf = report.sentiment.as_ref().map(|r| r.macro_f1);
+        let tf = report.tags.as_ref().map(|r| r.macro_f1);
+        (sf, tf, sf.unwrap_or(0.0) + tf.unwrap_or(0.0), temperature, thresholds)
+    };
+    // Stochastic weight averaging over the last `average_last` epochs.
+    let swa_from = if config.average_last > 0 { config.epochs + 1 - config.average_last } else { usize::MAX };
+    let mut swa: Option<Weights> = None;
+    let mut swa_n = 0usize;
+    let mut averaged_epochs = 0usize;
     let start = Instant::now();
     let mut epochs = Vec::new();
     let mut best: Option<(f64, usize, Network, f32, Vec<f32>)> = None;
@@ -545,8 +582,8 @@ pub fn train(
                     tag_den += t as f32;
                 }
             }
-            let op = EmbeddingBag { ids, offsets, train_embedding: config.train_embeddings };
-            let pooled = embedding.as_tensor().apply_op2(token_weight.as_tensor(), op)?;
+            let op = EmbeddingBag { ids, offsets, table: table.clone(), dim, table_grad: row_grads.clone() };
+            let pooled = token_weight.as_tensor().apply_op1(op)?;
             let h = pooled.matmul(&hidden_w.as_tensor().t()?)?.broadcast_add(hidden_b.as_tensor())?.relu()?;
             let h = if config.dropout > 0.0 {
                 let keep = 1.0 - config.dropout;
@@ -578,21 +615,28 @@ pub fn train(
             opt_bag.step(&grads)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
             steps += 1;
+            if let (Some(opt), Some(rg)) = (table_opt.as_mut(), &row_grads) {
+                // The graph (which shares the table) goes first, then the
+                // table is updated in place.
+                drop((grads, loss, h, pooled));
+                let rows =
+                    std::mem::take(&mut *rg.lock().map_err(|_| Error::config("train_embeddings", "lock poisoned"))?);
+                if let Table::Owned(t) = Arc::make_mut(&mut table) {
+                    opt.step(t, dim, &rows);
+                }
+            }
         }
 
         // Validation: pick the epoch, tune thresholds, calibrate.
-        let net = snapshot()?;
-        let (val_sent, val_tags, score, temperature, thresholds) = if val_idx.is_empty() {
-            (None, None, -(loss_sum / steps.max(1) as f64), 1.0, vec![0.5; t])
-        } else {
-            let logits = val_logits(&net, &rows, &val_idx);
-            let temperature = fit_temperature(&logits, &rows, &val_idx);
-            let thresholds = tune_thresholds(&logits, &rows, &val_idx, t);
-            let report = val_report(&classes, &tags, &thresholds, temperature, &logits, &rows, &val_idx);
-            let sf = report.sentiment.as_ref().map(|r| r.macro_f1);
-            let tf = report.tags.as_ref().map(|r| r.macro_f1);
-            (sf, tf, sf.unwrap_or(0.0) + tf.unwrap_or(0.0), temperature, thresholds)
-        };
+        let net = snapshot(&table)?;
+        if epoch >= swa_from {
+            swa_n += 1;
+            match swa.as_mut() {
+                None => swa = Some(net.w.clone()),
+                Some(avg) => average_into(avg, &net.w, swa_n),
+            }
+        }
+        let (val_sent, val_tags, score, temperature, thresholds) = validate(&net, loss_sum / steps.max(1) as f64);
         let elapsed = start.elapsed().as_secs_f64();
         let rep = EpochReport {
             epoch,
@@ -606,6 +650,16 @@ pub fn train(
         epochs.push(rep);
         if best.as_ref().is_none_or(|b| score > b.0) {
             best = Some((score, epoch, net, temperature, thresholds));
+        }
+    }
+    if let Some(avg) = swa.filter(|_| swa_n > 1) {
+        let net = Network::new(vocab, dim, hidden, s, t, avg);
+        // Without a validation split there is nothing to compare on: the
+        // mean, which was asked for, is kept.
+        let (_, _, score, temperature, thresholds) = validate(&net, f64::NEG_INFINITY);
+        if val_idx.is_empty() || best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, 0, net, temperature, thresholds));
+            averaged_epochs = swa_n;
         }
     }
     let (_, best_epoch, network, temperature, thresholds) =
@@ -641,6 +695,7 @@ pub fn train(
         validation_examples: val_idx.len(),
         epochs,
         best_epoch,
+        averaged_epochs,
         temperature,
         thresholds,
         validation,
@@ -648,6 +703,60 @@ pub fn train(
         source_counts,
     };
     Ok((clf, report))
+}
+
+/// `avg += (w - avg) / n`, tensor by tensor: the running mean of `n` snapshots.
+fn average_into(avg: &mut Weights, w: &Weights, n: usize) {
+    let f = 1.0 / n as f32;
+    let mix = |a: &mut [f32], b: &[f32]| a.iter_mut().zip(b).for_each(|(a, b)| *a += (b - *a) * f);
+    if let Table::Owned(e) = &mut avg.embedding {
+        mix(e, &w.embedding);
+    }
+    mix(&mut avg.token_weight, &w.token_weight);
+    mix(&mut avg.hidden_w, &w.hidden_w);
+    mix(&mut avg.hidden_b, &w.hidden_b);
+    mix(&mut avg.sent_w, &w.sent_w);
+    mix(&mut avg.sent_b, &w.sent_b);
+    mix(&mut avg.tags_w, &w.tags_w);
+    mix(&mut avg.tags_b, &w.tags_b);
+}
+
+/// Adam for the embedding table, updating only the rows a batch touched
+/// ("lazy" Adam, as in TensorFlow's `LazyAdam`): the moments of the other
+/// rows are left as they are. Same constants as candle's `AdamW` (beta1 0.9,
+/// beta2 0.999, eps 1e-8), no weight decay; bias correction by the global
+/// step. A dense update of all `V x D` values each step would cost ten times
+/// the rest of the step.
+struct LazyAdam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+    lr: f64,
+}
+
+impl LazyAdam {
+    fn new(n: usize, lr: f64) -> Self {
+        LazyAdam { m: vec![0.0; n], v: vec![0.0; n], t: 0, lr }
+    }
+
+    fn step(&mut self, table: &mut [f32], dim: usize, g: &RowGrads) {
+        const B1: f64 = 0.9;
+        const B2: f64 = 0.999;
+        self.t += 1;
+        let scale_m = (1.0 / (1.0 - B1.powi(self.t))) as f32;
+        let scale_v = (1.0 / (1.0 - B2.powi(self.t))) as f32;
+        let lr = self.lr as f32;
+        for (k, &row) in g.rows.iter().enumerate() {
+            let at = row as usize * dim;
+            let grad = &g.values[k * dim..(k + 1) * dim];
+            for (j, &gj) in grad.iter().enumerate() {
+                let (m, v) = (&mut self.m[at + j], &mut self.v[at + j]);
+                *m = B1 as f32 * *m + (1.0 - B1 as f32) * gj;
+                *v = B2 as f32 * *v + (1.0 - B2 as f32) * gj * gj;
+                table[at + j] -= lr * (*m * scale_m) / ((*v * scale_v).sqrt() + 1e-8);
+            }
+        }
+    }
 }
 
 fn val_logits(net: &Network, rows: &[Row], idx: &[usize]) -> Vec<Forward> {
@@ -747,6 +856,26 @@ fn val_report(
 }
 
 impl TrainReport {
+    /// Which weights were kept, in words: `kept epoch 12`, or `kept the
+    /// mean of epochs 11-30` (see [`TrainConfig::average_last`]).
+    ///
+    /// ```
+    /// # let base = voc::Classifier::embedded()?;
+    /// # let rows = vec![voc::Example::new("broken on arrival").with_sentiment("negative")];
+    /// let cfg = voc::TrainConfig::default().epochs(2).validation_split(0.0);
+    /// let (_, report) = voc::train(&base, &rows, &cfg, &voc::HashList::default(), |_| {})?;
+    /// assert!(report.kept().starts_with("kept "));
+    /// # Ok::<(), voc::Error>(())
+    /// ```
+    pub fn kept(&self) -> String {
+        if self.averaged_epochs > 0 {
+            let last = self.epochs.len();
+            format!("kept the mean of epochs {}-{}", last + 1 - self.averaged_epochs, last)
+        } else {
+            format!("kept epoch {}", self.best_epoch)
+        }
+    }
+
     /// A model card (markdown) describing this training run: data counts,
     /// removed evaluation overlap, configuration and validation figures.
     /// `notes` (sources, licences, how to rebuild) is placed first.
@@ -765,9 +894,9 @@ impl TrainReport {
             writeln!(s, "- trained on: {}; held out for validation: {}", self.train_examples, self.validation_examples);
         let _ = writeln!(
             s,
-            "- epochs: {} (kept epoch {}); sentiment temperature {:.2}",
+            "- epochs: {} ({}); sentiment temperature {:.2}",
             self.epochs.len(),
-            self.best_epoch,
+            self.kept(),
             self.temperature
         );
         let _ = writeln!(
@@ -798,5 +927,39 @@ impl TrainReport {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lazy Adam moves only the rows a batch touched, and its first step on
+    /// a row is Adam's (a step of size `lr` against the gradient's sign).
+    #[test]
+    fn lazy_adam_updates_only_touched_rows() {
+        let dim = 3;
+        let mut table: Vec<f32> = (0..4 * dim).map(|i| i as f32).collect();
+        let before = table.clone();
+        let mut opt = LazyAdam::new(table.len(), 0.1);
+        let grads = RowGrads { rows: vec![2, 0], values: vec![1.0, -2.0, 0.0, 0.5, 0.5, -0.5] };
+        opt.step(&mut table, dim, &grads);
+        for row in [1usize, 3] {
+            assert_eq!(table[row * dim..(row + 1) * dim], before[row * dim..(row + 1) * dim], "row {row}");
+        }
+        let expect = |b: f32, g: f32| if g == 0.0 { b } else { b - 0.1 * g.signum() };
+        for (k, &row) in grads.rows.iter().enumerate() {
+            for j in 0..dim {
+                let i = row as usize * dim + j;
+                let e = expect(before[i], grads.values[k * dim + j]);
+                assert!((table[i] - e).abs() < 1e-5, "row {row} col {j}: {} vs {e}", table[i]);
+            }
+        }
+        // A second step on row 1 only: rows 0 and 2 keep their values.
+        let after_first = table.clone();
+        opt.step(&mut table, dim, &RowGrads { rows: vec![1], values: vec![1.0; 3] });
+        assert_eq!(table[..dim], after_first[..dim]);
+        assert_eq!(table[2 * dim..3 * dim], after_first[2 * dim..3 * dim]);
+        assert_ne!(table[dim..2 * dim], after_first[dim..2 * dim]);
     }
 }

@@ -44,18 +44,20 @@ fn a_tiny_model_learns_the_fixture() {
 #[test]
 fn training_is_deterministic() {
     let rows = fixture_rows();
-    let cfg = quick().epochs(5);
-    let (a, ra) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
-    let (b, rb) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
-    assert_eq!(
-        ra.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
-        rb.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>()
-    );
-    for ex in &rows {
-        assert_eq!(a.classify(&ex.text).unwrap(), b.classify(&ex.text).unwrap());
+    // Frozen table, and fine-tuned table (sparse row updates).
+    for cfg in [quick().epochs(5), quick().epochs(5).train_embeddings(true)] {
+        let (a, ra) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+        let (b, rb) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+        assert_eq!(
+            ra.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
+            rb.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+        );
+        for ex in &rows {
+            assert_eq!(a.classify(&ex.text).unwrap(), b.classify(&ex.text).unwrap());
+        }
+        let (c, _) = voc::train(&fresh_base(), &rows, &cfg.clone().seed(99), &HashList::default(), |_| {}).unwrap();
+        assert_ne!(a.classify(&rows[0].text).unwrap(), c.classify(&rows[0].text).unwrap());
     }
-    let (c, _) = voc::train(&fresh_base(), &rows, &cfg.clone().seed(99), &HashList::default(), |_| {}).unwrap();
-    assert_ne!(a.classify(&rows[0].text).unwrap(), c.classify(&rows[0].text).unwrap());
 }
 
 #[test]
@@ -197,12 +199,41 @@ fn invalid_config_is_rejected_naming_the_field() {
         (TrainConfig::default().validation_split(0.95), "validation_split"),
         (TrainConfig::default().dropout(1.0), "dropout"),
         (TrainConfig::default().tags(vec!["a".into(), "a".into()]), "tags"),
+        (TrainConfig::default().epochs(5).average_last(6), "average_last"),
     ] {
         match voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| panic!("no work expected")) {
             Err(voc::Error::Config { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }
     }
+}
+
+/// Weight averaging: the mean of the last epochs is a different model from
+/// any single epoch; with no validation split it is kept (it was asked for),
+/// and with one it is kept only when it validates better.
+#[test]
+fn average_last_keeps_the_mean_of_the_last_epochs() {
+    let rows = fixture_rows();
+    let cfg = quick().epochs(6).average_last(3);
+    let (avg, report) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    assert_eq!((report.averaged_epochs, report.best_epoch), (3, 0));
+    assert_eq!(report.kept(), "kept the mean of epochs 4-6");
+    let (single, plain) =
+        voc::train(&fresh_base(), &rows, &cfg.clone().average_last(0), &HashList::default(), |_| {}).unwrap();
+    assert_eq!(plain.averaged_epochs, 0);
+    assert_eq!(plain.kept(), format!("kept epoch {}", plain.best_epoch));
+    // Same trajectory (same seed), different kept weights.
+    assert_eq!(
+        report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
+        plain.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+    );
+    let probs = |c: &voc::Classifier| c.scores(&rows[0].text).unwrap().sentiment_probabilities;
+    assert_ne!(probs(&avg), probs(&single));
+    // With a validation split the choice is made on it, and is reported.
+    let (_, r) =
+        voc::train(&fresh_base(), &rows, &cfg.clone().validation_split(0.3), &HashList::default(), |_| {}).unwrap();
+    assert!(r.averaged_epochs == 0 || r.averaged_epochs == 3);
+    assert_eq!(r.best_epoch == 0, r.averaged_epochs == 3);
 }
 
 #[test]
