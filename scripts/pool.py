@@ -8,21 +8,22 @@ public data; VADER/Hutto & Gilbert: MIT; UCI sentences and drugs.com: CC BY
 hash is in ../shared/gold/eval-hashes.txt, and writes OUT as JSONL with id,
 text, source and provenance. Deterministic (fixed seeds).
 
-    python3 scripts/pool.py [CACHE] [OUT] [--round2]
+    python3 scripts/pool.py [CACHE] [OUT] [--round1]
 
-Round 1 (the default) is the pool behind models/default/training/
-teacher-labeled.jsonl. --round2 adds a second CFPB sample (whole narratives
-and single sentences) and the rest of the movie and editorial snippets:
-73,230 texts in all. The teacher labeled those too, but a student trained
-on them scored no better on the gold dev set (tags 0.645, sentiment 0.726,
-the same as with round 1 alone), so they are not shipped.
+The default pool (73,230 texts drawn, 71,459 written) is the one behind
+models/default/training/teacher-labeled.jsonl: CFPB narratives whole, as
+snippets and as single sentences from two samples, VADER tweets, Amazon,
+movie and editorial snippets, UCI IMDB sentences and drugs.com reviews.
+1,771 of its texts were then labeled by reading (pool-read.jsonl); they are
+drawn as before, so every other text keeps its id, and left out at the end.
+--round1 gives the smaller pool of session 3 (24,512 texts).
 """
 import csv, html, json, os, random, re, sys
 
 from corpora import cfpb_narratives, h, sentences, tsv_rows
 
-ROUND2 = "--round2" in sys.argv
-argv = [a for a in sys.argv if a != "--round2"]
+ROUND2 = "--round1" not in sys.argv
+argv = [a for a in sys.argv if a != "--round1"]
 CACHE = argv[1] if len(argv) > 1 else "/work/cache"
 OUT = argv[2] if len(argv) > 2 else "work-cache/teacher/pool.jsonl"
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -37,8 +38,11 @@ if os.path.exists(hashes):
 else:
     print("warning: ../shared/gold/eval-hashes.txt not found; pool not checked against it", file=sys.stderr)
 # The files labeled by people (and the synthetic one); not the teacher's file,
-# which holds this pool.
-LABELED = [n for n in sorted(os.listdir(TRAINING)) if n.endswith(".jsonl") and n != "teacher-labeled.jsonl"]
+# which holds this pool, nor pool-read.jsonl, whose texts were drawn from it
+# (they are left out after the draw, below).
+FROM_POOL = "pool-read.jsonl"
+LABELED = [n for n in sorted(os.listdir(TRAINING))
+           if n.endswith(".jsonl") and n not in ("teacher-labeled.jsonl", FROM_POOL)]
 for name in LABELED:
     for l in open(os.path.join(TRAINING, name)):
         banned.add(h(json.loads(l)["text"]))
@@ -127,6 +131,10 @@ shipped = set()
 for name in LABELED:
     shipped |= set(alnum(json.loads(l)["text"]) for l in open(os.path.join(TRAINING, name)))
 emit("drug_reviews", [r for r in drug if alnum(r["text"]) not in shipped], 1000, 35)
+
+if os.path.exists(os.path.join(TRAINING, FROM_POOL)):
+    read = set(h(json.loads(l)["text"]) for l in open(os.path.join(TRAINING, FROM_POOL)))
+    pool = [r for r in pool if h(r["text"]) not in read]
 
 os.makedirs(os.path.dirname(OUT) or ".", exist_ok=True)
 with open(OUT, "w") as f:

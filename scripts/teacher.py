@@ -17,6 +17,11 @@ this script. The shipped model never runs the teacher: it is the student.
   (or --exclude-hashes; the hashes travel as a plain list).
 - Each seed trains on its own 90 % split, picks its best epoch and tunes its
   tag thresholds on the other 10 %; the teacher is the mean of the seeds.
+- --token-table FILE: the fine-tuned encoders distilled into a static table
+  the way scripts/distill.py distills the base model (every id as
+  [CLS] id [SEP], mean of the 3 outputs, mean over the seeds, centred, PCA
+  to --table-dims with each component's largest coefficient positive),
+  stored as f16 {"embeddings": [vocab, dims]}.
 - OUT_DIR/pool-probs.jsonl: id, p_sentiment (negative, neutral, positive),
   p_tags, for every pool text; OUT_DIR/extra-probs.jsonl the same for
   --predict; OUT_DIR/teacher.json: per-seed validation figures, thresholds.
@@ -47,6 +52,9 @@ ap.add_argument("--lr", type=float, default=5e-5)
 ap.add_argument("--max-len", type=int, default=256)
 ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--limit", type=int, default=0, help="smoke test: use only this many rows of each input")
+ap.add_argument("--token-table", default=None,
+                help="also write the fine-tuned encoder's static token table here (.safetensors, f16)")
+ap.add_argument("--table-dims", type=int, default=256)
 args = ap.parse_args()
 os.makedirs(args.out, exist_ok=True)
 dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -178,6 +186,35 @@ def dump(path, rs, s, t):
             f.write(json.dumps({"id": r["id"], "p_sentiment": [round(v, 4) for v in a], "p_tags": [round(v, 4) for v in b]}) + "\n")
 
 
+def token_vectors(model):
+    """[CLS] id [SEP] through the encoder for every vocabulary id; mean of the 3 outputs (float64)."""
+    model.eval()
+    v = model.bert.config.vocab_size
+    out = torch.zeros(v, model.bert.config.hidden_size, dtype=torch.float64, device=dev)
+    with torch.no_grad():
+        for i in range(0, v, 4096):
+            ids = torch.arange(i, min(i + 4096, v), device=dev)
+            x = torch.stack([torch.full_like(ids, 101), ids, torch.full_like(ids, 102)], 1)
+            o = model.bert(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state
+            out[i:i + len(ids)] = o.double().mean(1)
+    return out
+
+
+def write_table(path, vecs):
+    from safetensors.torch import save_file
+    x = vecs - vecs.mean(0, keepdim=True)
+    vals, vecs_ = torch.linalg.eigh(x.T @ x / (x.shape[0] - 1))
+    order = torch.argsort(vals, descending=True)[: args.table_dims]
+    comp = vecs_[:, order]
+    idx = comp.abs().argmax(0)
+    comp = comp * torch.sign(comp[idx, torch.arange(comp.shape[1], device=comp.device)])
+    table = (x @ comp).to(torch.float16).cpu().contiguous()
+    explained = float(vals[order].sum() / vals.sum())
+    save_file({"embeddings": table}, path, metadata={"source": "all-MiniLM-L6-v2 fine-tuned (scripts/teacher.py)",
+                                                     "dims": str(args.table_dims), "explained_variance": f"{explained:.4f}"})
+    print(f"token table {tuple(table.shape)} explained variance {explained:.4f} -> {path}", flush=True)
+
+
 def accumulate(model, ids, sums_s, sums_t):
     """Add this seed's share (1/seeds) of its probabilities for ids to the running means."""
     ps, pt = predict(model, ids)
@@ -193,6 +230,7 @@ sum_pool_t = [[0.0] * len(TAGS) for _ in pool]
 sum_extra_s = [[0.0] * 3 for _ in extra]
 sum_extra_t = [[0.0] * len(TAGS) for _ in extra]
 ths = []
+table_sum = None
 for seed in range(args.seeds):
     t0 = time.time()
     random.seed(seed)
@@ -249,6 +287,12 @@ for seed in range(args.seeds):
     accumulate(model, pool_ids, sum_pool_s, sum_pool_t)
     if extra:
         accumulate(model, extra_ids, sum_extra_s, sum_extra_t)
+    if args.token_table:
+        try:
+            tv = token_vectors(model)
+            table_sum = tv if table_sum is None else table_sum + tv
+        except Exception as e:  # the probabilities are the main output
+            print(f"token vectors failed: {e!r}", flush=True)
     del model, opt
     torch.cuda.empty_cache()
     # Write what the seeds so far give, so that a run cut short keeps them.
@@ -264,6 +308,11 @@ for seed in range(args.seeds):
         dump(os.path.join(args.out, "extra-probs.jsonl"), extra,
              [[v * scale for v in a] for a in sum_extra_s], [[v * scale for v in a] for a in sum_extra_t])
     print(f"seed {seed} written", flush=True)
+    if table_sum is not None:
+        try:
+            write_table(args.token_table, table_sum / done)
+        except Exception as e:  # the probabilities above are the main output
+            print(f"token table failed: {e!r}", flush=True)
 
 report["thresholds"] = {t: sum(th[k] for th in ths) / len(ths) for k, t in enumerate(TAGS)}
 report["tags"] = TAGS
