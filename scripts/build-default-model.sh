@@ -3,8 +3,10 @@
 #   bash scripts/build-default-model.sh
 # Trains with `voc train` on models/default/training/*.jsonl (the rows labeled
 # by people, the marked synthetic rows, and the teacher's soft targets for
-# unlabeled real texts; see models/default/training/SOURCES.md) over the distilled
-# MiniLM token embeddings in models/default/training/base/, removes every text
+# unlabeled real texts; see models/default/training/SOURCES.md), starting from
+# the distilled MiniLM token embeddings in models/default/training/base/ and
+# fine-tuning them (--train-embeddings), keeps the mean of the last 10
+# epochs' weights when it validates better than the best epoch, removes every text
 # whose hash is in ../shared/gold/eval-hashes.txt, tunes thresholds and
 # temperature on a validation split, writes the model card, and (when
 # ../shared/gold/dev.jsonl exists) appends the dev-set figures to it.
@@ -17,10 +19,11 @@ VOC=${VOC:-./target/release/voc}
 EXCLUDE=()
 if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shared/gold/eval-hashes.txt); fi
 "$VOC" --threads 2 train \
-  --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/synthetic.jsonl" \
-  --data "$T/teacher-labeled.jsonl" \
+  --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/pool-read.jsonl" \
+  --data "$T/synthetic.jsonl" --data "$T/teacher-labeled.jsonl" \
   --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
-  "${EXCLUDE[@]}" --seed 42 --epochs 40 --learning-rate 0.001 \
+  "${EXCLUDE[@]}" --seed 42 --epochs 15 --learning-rate 0.001 \
+  --train-embeddings --average-last 10 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \
   --report work-cache/default-train-report.json --out "$OUT" --force
 if [ -f ../shared/gold/dev.jsonl ]; then
