@@ -12,6 +12,7 @@ use crate::format::{self, LabelsFile, ModelBytes, ModelConfig, TOKENIZER};
 use crate::labels::Labels;
 use crate::network::{Forward, Network, Weights};
 use crate::prediction::{Evidence, Prediction, Scores, Sentence, Sentiment, Span, Tag};
+use crate::scope::ScopeMarker;
 use crate::sentences::sentence_ranges;
 use crate::tokenize::{TextTokenizer, Tokens, truncate_to_bytes};
 
@@ -160,6 +161,13 @@ impl Classifier {
             ));
         }
         let network = network(&config)?;
+        let network = match crate::scope::parse_kinds(&config.scopes)? {
+            kinds if kinds.is_empty() => network,
+            kinds => {
+                let marker = ScopeMarker::new(&tokenizer, config.vocab_size, kinds);
+                network.with_scopes(Some(Arc::new(marker)))
+            }
+        };
         Ok(Self::from_parts(config, labels_file, tokenizer, network))
     }
 
@@ -489,11 +497,13 @@ impl Model {
         // Each word's contribution to each of those labels, reading each
         // token's row of the table once.
         let n = tokens.ids.len();
+        let mut roles = Vec::new();
+        net.roles(&tokens.ids, &mut roles);
         let mut word_scores = vec![vec![0f32; words.len()]; grads.len()];
         let mut c = vec![0f32; grads.len()];
         for (w, &(a, b)) in words.iter().enumerate() {
-            for &id in &tokens.ids[a..b] {
-                net.token_contributions(id, &grads, n, &mut c);
+            for i in a..b {
+                net.token_contributions(tokens.ids[i], roles[i], &grads, n, &mut c);
                 word_scores.iter_mut().zip(&c).for_each(|(s, c)| s[w] += c);
             }
         }
@@ -668,6 +678,8 @@ impl Classifier {
             hidden_dim: 1,
             num_sentiment_classes: 3,
             num_tags: 0,
+            scopes: Vec::new(),
+            scope_rank: 0,
             sha256: BTreeMap::new(),
         };
         let labels = LabelsFile { sentiment: classes, tags: Vec::new(), thresholds: BTreeMap::new(), temperature: 1.0 };
@@ -680,6 +692,9 @@ impl Classifier {
             sent_b: vec![0.0; 3],
             tags_w: Vec::new(),
             tags_b: Vec::new(),
+            scope_diag: Vec::new(),
+            scope_u: Vec::new(),
+            scope_v: Vec::new(),
         };
         let network = Network::new(vocab, dim, 1, 3, 0, weights);
         Ok(Self::from_parts(config, labels, tokenizer, network))

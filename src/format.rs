@@ -38,6 +38,13 @@ pub(crate) struct ModelConfig {
     pub hidden_dim: usize,
     pub num_sentiment_classes: usize,
     pub num_tags: usize,
+    /// Scope kinds (`"negation"`, `"contrast"`), in the order of the
+    /// `scope.weight` matrices; absent for a plain bag (see `scope.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Rank of the low-rank part of each scope matrix (0: diagonal only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scope_rank: usize,
     /// SHA-256 (hex) of `labels.json`, `tokenizer.json` and `model.safetensors`.
     #[serde(default)]
     pub sha256: BTreeMap<String, String>,
@@ -83,6 +90,10 @@ pub struct ModelBytes<'a> {
     pub weights: &'a [u8],
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
@@ -111,6 +122,10 @@ pub(crate) fn parse_config(bytes: &[u8]) -> Result<ModelConfig> {
             CONFIG,
             format!("unknown architecture {:?} (this voc knows {ARCHITECTURE:?})", cfg.architecture),
         ));
+    }
+    crate::scope::parse_kinds(&cfg.scopes)?;
+    if cfg.scope_rank > cfg.hidden_dim {
+        return Err(Error::model(CONFIG, format!("`scope_rank` = {} is above `hidden_dim`", cfg.scope_rank)));
     }
     for (name, v) in [
         ("vocab_size", cfg.vocab_size),

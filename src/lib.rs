@@ -39,6 +39,7 @@ mod labels;
 mod network;
 mod prediction;
 mod report;
+mod scope;
 mod sentences;
 mod tokenize;
 mod train;

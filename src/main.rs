@@ -127,6 +127,14 @@ struct TrainArgs {
     /// weight averaging), kept when it validates better (0: off).
     #[arg(long, default_value_t = 0)]
     average_last: usize,
+    /// Scope kinds to pool separately, comma separated: negation, contrast
+    /// (default: the --from model's; none when training from scratch).
+    #[arg(long, value_delimiter = ',')]
+    scopes: Option<Vec<String>>,
+    /// Rank of the low-rank part of each scope matrix (default 0: diagonal
+    /// only; a warm start keeping the base's scopes keeps its rank).
+    #[arg(long)]
+    scope_rank: Option<usize>,
     /// Evaluation hash list whose texts are removed before training
     /// (default: ../shared/gold/eval-hashes.txt when it exists).
     #[arg(long)]
@@ -395,6 +403,12 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     }
     if let Some(t) = &a.tags {
         cfg = cfg.tags(t.clone());
+    }
+    if let Some(k) = &a.scopes {
+        cfg = cfg.scopes(k.clone());
+    }
+    if let Some(r) = a.scope_rank {
+        cfg = cfg.scope_rank(r);
     }
     cfg = cfg.train_embeddings(a.train_embeddings).average_last(a.average_last);
     // Validate everything before any work.

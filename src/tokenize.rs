@@ -179,6 +179,17 @@ impl TextTokenizer {
         Ok(())
     }
 
+    /// The id of a vocabulary entry (a whole token string, e.g. `"not"` or
+    /// `"##t"`), from the fast path's tables when there are any, so the
+    /// reference pipeline is not built for it.
+    pub(crate) fn token_id(&self, token: &str) -> Option<u32> {
+        match &self.fast {
+            // `first` holds every entry as written, prefixed ones included.
+            Some(f) => f.first.get(token.as_bytes()).copied(),
+            None => self.reference().ok()?.token_to_id(token),
+        }
+    }
+
     /// Token strings for ids (used for diagnostics and tests).
     #[allow(dead_code)]
     pub(crate) fn id_to_token(&self, id: u32) -> Option<String> {

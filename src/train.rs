@@ -16,7 +16,8 @@ use crate::data::{Example, HashList};
 use crate::error::{Error, Result};
 use crate::eval::{EvalReport, report_from_probs};
 use crate::format::{ARCHITECTURE, FORMAT_VERSION, LabelsFile, ModelConfig};
-use crate::network::{EmbeddingBag, Forward, Network, RowGrads, Table, Weights};
+use crate::network::{BatchBags, Forward, Network, RowGrads, ScopeParams, Table, Weights};
+use crate::scope::{ScopeKind, ScopeMarker, parse_kinds};
 use crate::tokenize::{Tokens, truncate_to_bytes};
 
 /// How classes are weighted in the losses.
@@ -50,6 +51,8 @@ pub enum ClassWeights {
 /// | `warm_start` | false | start from the base model's weights (else fresh heads) | |
 /// | `tags` | from data | tag names to learn | non-empty names |
 /// | `train_embeddings` | false | fine-tune the token embedding table too (sparse: each step updates only the rows its batch used, with lazy Adam) | |
+/// | `scopes` | the base's when warm starting, else none | scope kinds the network pools separately (`"negation"`, `"contrast"`; see the README's "Scopes") | known names, each once |
+/// | `scope_rank` | 0 (the base's when warm starting with its scopes) | rank of the low-rank part of each scope matrix (`diag + U V^T`; 0: diagonal only, the cheapest and, on the gold dev set, the best measured) | 0..=hidden_dim |
 /// | `average_last` | 0 | also try the mean of the weights of the last N epochs (stochastic weight averaging); kept when it scores better on the validation split than the best single epoch (always, when there is no validation split); 0 = off | 0..=epochs |
 ///
 /// ```
@@ -92,6 +95,14 @@ pub struct TrainConfig {
     /// when it validates better than the best epoch (0: off).
     #[serde(default)]
     pub average_last: usize,
+    /// Scope kinds to pool separately (`"negation"`, `"contrast"`); `None`:
+    /// the base model's when warm starting, else none.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Rank of the low-rank part of each scope matrix (0: diagonal only);
+    /// a warm start that keeps the base's scopes keeps its rank.
+    #[serde(default)]
+    pub scope_rank: usize,
 }
 
 impl Default for TrainConfig {
@@ -111,6 +122,8 @@ impl Default for TrainConfig {
             tags: None,
             train_embeddings: false,
             average_last: 0,
+            scopes: None,
+            scope_rank: 0,
         }
     }
 }
@@ -140,11 +153,29 @@ impl TrainConfig {
     setter!(warm_start, bool);
     setter!(train_embeddings, bool);
     setter!(average_last, usize);
+    setter!(scope_rank, usize);
 
     /// Set the tags to learn.
     #[must_use]
     pub fn tags(mut self, tags: Vec<String>) -> Self {
         self.tags = Some(tags);
+        self
+    }
+
+    /// Set the scope kinds to pool separately (see the table above): with
+    /// `"negation"`, the tokens after `not`, `no`, `never`, `n't`... (up to
+    /// punctuation, at most 6) pool through their own learned matrix, so
+    /// "not good" no longer reads like "good". An empty list: no scopes.
+    ///
+    /// ```
+    /// let cfg = voc::TrainConfig::default().scopes(vec!["negation".into()]);
+    /// assert!(cfg.validate().is_ok());
+    /// let bad = voc::TrainConfig::default().scopes(vec!["irony".into()]).validate().unwrap_err();
+    /// assert!(bad.to_string().contains("scopes"));
+    /// ```
+    #[must_use]
+    pub fn scopes(mut self, scopes: Vec<String>) -> Self {
+        self.scopes = Some(scopes);
         self
     }
 
@@ -177,6 +208,18 @@ impl TrainConfig {
         }
         if self.average_last > self.epochs {
             return bad("average_last", "must be at most epochs");
+        }
+        if let Some(scopes) = &self.scopes {
+            if let Err(e) = crate::scope::parse_kinds(scopes) {
+                let message = match e {
+                    Error::Model { message, .. } => message,
+                    other => other.to_string(),
+                };
+                return Err(Error::config("scopes", message));
+            }
+        }
+        if self.scope_rank > 8192 {
+            return bad("scope_rank", "must be in 0..=8192 (and at most the hidden width)");
         }
         if let Some(tags) = &self.tags {
             if tags.iter().any(|t| t.trim().is_empty()) {
@@ -271,6 +314,8 @@ impl Rng {
 
 struct Row {
     ids: Vec<u32>,
+    /// Scope roles of each token (empty for a model without scopes).
+    roles: Vec<u8>,
     sentiment: Option<usize>,
     tags: Option<Vec<bool>>,
     /// Soft targets (distillation), in class / tag order.
@@ -381,6 +426,17 @@ pub fn train(
         return Err(Error::config("data", "no example carries a label"));
     }
 
+    // Scopes: the ones asked for, else the base's when warm starting.
+    let bn = &base_model.network;
+    let base_kinds: Vec<ScopeKind> = bn.scopes.as_ref().map(|m| m.kinds().to_vec()).unwrap_or_default();
+    let kinds = match &config.scopes {
+        Some(names) => parse_kinds(names)?,
+        None if config.warm_start => base_kinds.clone(),
+        None => Vec::new(),
+    };
+    let n_scopes = kinds.len();
+    let marker = (n_scopes > 0).then(|| Arc::new(ScopeMarker::new(&base_model.tokenizer, bn.vocab, kinds.clone())));
+
     // Tokenize once.
     let max_bytes = base.max_input_bytes();
     let rows: Vec<Row> = kept
@@ -388,8 +444,13 @@ pub fn train(
         .map_init(Tokens::default, |tok, e| -> Result<Row> {
             base_model.tokenizer.encode_into(truncate_to_bytes(&e.text, max_bytes), tok)?;
             let soft = e.soft.as_ref();
+            let mut roles = Vec::new();
+            if let Some(m) = &marker {
+                m.roles(&tok.ids, &mut roles);
+            }
             Ok(Row {
                 ids: tok.ids.clone(),
+                roles,
                 sentiment: e.sentiment.as_ref().and_then(|s| classes.iter().position(|c| c == s)),
                 tags: e.tags.as_ref().map(|ts| tags.iter().map(|t| ts.contains(t)).collect()),
                 soft_sentiment: soft
@@ -453,7 +514,6 @@ pub fn train(
 
     // Parameters.
     let dev = Device::Cpu;
-    let bn = &base_model.network;
     let (dim, vocab) = (bn.dim, bn.vocab);
     let warm = config.warm_start;
     let hidden = if warm { bn.hidden } else { config.hidden_dim };
@@ -462,7 +522,12 @@ pub fn train(
     // lazy Adam update of the rows each batch touched.
     let mut table: Arc<Table> =
         Arc::new(if config.train_embeddings { Table::Owned(bn.w.embedding.to_vec()) } else { bn.w.embedding.clone() });
-    let row_grads = config.train_embeddings.then(|| Arc::new(Mutex::new(RowGrads::default())));
+    // One sparse gradient per bag op: the whole bags, then each scope kind's.
+    let row_grads: Vec<Arc<Mutex<RowGrads>>> = if config.train_embeddings {
+        (0..=n_scopes).map(|_| Arc::new(Mutex::new(RowGrads::default()))).collect()
+    } else {
+        Vec::new()
+    };
     let mut table_opt = config.train_embeddings.then(|| LazyAdam::new(vocab * dim, config.learning_rate));
     let token_weight = Var::from_vec(if warm { bn.w.token_weight.clone() } else { vec![1.0; vocab] }, vocab, &dev)?;
     let (hw, hb) = if warm {
@@ -491,8 +556,46 @@ pub fn train(
     let sent_b = Var::from_vec(sb, s, &dev)?;
     let tags_w = Var::from_vec(tw, (t, hidden), &dev)?;
     let tags_b = Var::from_vec(tb, t, &dev)?;
+    // Scope matrices `M_k = diag(d_k) + U_k V_k^T` start at zero (the plain
+    // bag's function: d = 0, V = 0, U random so that V learns), or from the
+    // base's of the same kind when warm starting (U, V when the rank agrees).
+    let rank = if warm && config.scopes.is_none() && n_scopes > 0 { bn.scope_rank } else { config.scope_rank };
+    if n_scopes > 0 && rank > hidden {
+        return Err(Error::config("scope_rank", format!("{rank} is above the hidden width {hidden}")));
+    }
+    let (hr, n_low) = (hidden * rank, if n_scopes > 0 { rank } else { 0 });
+    let mut sd = vec![0f32; n_scopes * hidden];
+    let mut su = rng.init(n_scopes * hidden * n_low, hidden);
+    let mut sv = vec![0f32; n_scopes * hidden * n_low];
+    if warm {
+        for (k, kind) in kinds.iter().enumerate() {
+            if let Some(j) = base_kinds.iter().position(|b| b == kind) {
+                sd[k * hidden..(k + 1) * hidden].copy_from_slice(&bn.w.scope_diag[j * hidden..(j + 1) * hidden]);
+                if bn.scope_rank == rank && rank > 0 {
+                    su[k * hr..(k + 1) * hr].copy_from_slice(&bn.w.scope_u[j * hr..(j + 1) * hr]);
+                    sv[k * hr..(k + 1) * hr].copy_from_slice(&bn.w.scope_v[j * hr..(j + 1) * hr]);
+                }
+            }
+        }
+    }
+    let scope_diag = (n_scopes > 0).then(|| Var::from_vec(sd, (n_scopes, hidden), &dev)).transpose()?;
+    let scope_uv = (n_scopes > 0 && rank > 0)
+        .then(|| -> Result<(Var, Var)> {
+            Ok((Var::from_vec(su, (n_scopes, hidden, rank), &dev)?, Var::from_vec(sv, (n_scopes, hidden, rank), &dev)?))
+        })
+        .transpose()?;
+    let scope_params = scope_diag.as_ref().map(|d| ScopeParams {
+        diag: d.as_tensor().clone(),
+        low_rank: scope_uv.as_ref().map(|(u, v)| (u.as_tensor().clone(), v.as_tensor().clone())),
+    });
+    let mut dense =
+        vec![hidden_w.clone(), hidden_b.clone(), sent_w.clone(), sent_b.clone(), tags_w.clone(), tags_b.clone()];
+    dense.extend(scope_diag.clone());
+    if let Some((u, v)) = &scope_uv {
+        dense.extend([u.clone(), v.clone()]);
+    }
     let mut opt_dense = AdamW::new(
-        vec![hidden_w.clone(), hidden_b.clone(), sent_w.clone(), sent_b.clone(), tags_w.clone(), tags_b.clone()],
+        dense,
         ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() },
     )?;
     let mut opt_bag = AdamW::new(
@@ -511,8 +614,11 @@ pub fn train(
             sent_b: v(&sent_b)?,
             tags_w: v(&tags_w)?,
             tags_b: v(&tags_b)?,
+            scope_diag: scope_diag.as_ref().map(v).transpose()?.unwrap_or_default(),
+            scope_u: scope_uv.as_ref().map(|(u, _)| v(u)).transpose()?.unwrap_or_default(),
+            scope_v: scope_uv.as_ref().map(|(_, x)| v(x)).transpose()?.unwrap_or_default(),
         };
-        Ok(Network::new(vocab, dim, hidden, s, t, weights))
+        Ok(Network::new(vocab, dim, hidden, s, t, weights).with_scopes(marker.clone()))
     };
 
     let validate = |net: &Network, train_loss: f64| -> (Option<f64>, Option<f64>, f64, f32, Vec<f32>) {
@@ -541,24 +647,24 @@ pub fn train(
         let mut steps = 0usize;
         for batch in train_idx.chunks(config.batch_size) {
             let b = batch.len();
-            let mut ids = Vec::new();
-            let mut offsets = vec![0usize];
+            let mut bags = BatchBags::new(n_scopes);
             let mut sent_target = vec![0f32; b * s];
             let mut tag_y = vec![0f32; b * t.max(1)];
             let mut tag_w = vec![0f32; b * t.max(1)];
             let (mut sent_den, mut tag_den) = (0f32, 0f32);
             for (r, &i) in batch.iter().enumerate() {
                 let row = &rows[i];
-                let before = ids.len();
-                for &id in &row.ids {
+                let role = |j: usize| row.roles.get(j).copied().unwrap_or(0);
+                for j in 0..row.ids.len() {
                     if config.token_dropout == 0.0 || rng.uniform() >= config.token_dropout {
-                        ids.push(id);
+                        bags.push(row.ids[j], role(j));
                     }
                 }
-                if ids.len() == before && !row.ids.is_empty() {
-                    ids.push(row.ids[(rng.next_u64() % row.ids.len() as u64) as usize]);
+                if bags.open_len() == 0 && !row.ids.is_empty() {
+                    let j = (rng.next_u64() % row.ids.len() as u64) as usize;
+                    bags.push(row.ids[j], role(j));
                 }
-                offsets.push(ids.len());
+                bags.end_bag();
                 if let Some(ps) = &row.soft_sentiment {
                     for c in 0..s {
                         sent_target[r * s + c] = ps[c] * class_w[c];
@@ -582,9 +688,14 @@ pub fn train(
                     tag_den += t as f32;
                 }
             }
-            let op = EmbeddingBag { ids, offsets, table: table.clone(), dim, table_grad: row_grads.clone() };
-            let pooled = token_weight.as_tensor().apply_op1(op)?;
-            let h = pooled.matmul(&hidden_w.as_tensor().t()?)?.broadcast_add(hidden_b.as_tensor())?.relu()?;
+            let pre = bags.hidden_pre(
+                token_weight.as_tensor(),
+                &table,
+                hidden_w.as_tensor(),
+                scope_params.as_ref(),
+                &row_grads,
+            )?;
+            let h = pre.broadcast_add(hidden_b.as_tensor())?.relu()?;
             let h = if config.dropout > 0.0 {
                 let keep = 1.0 - config.dropout;
                 let mask: Vec<f32> =
@@ -615,12 +726,17 @@ pub fn train(
             opt_bag.step(&grads)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
             steps += 1;
-            if let (Some(opt), Some(rg)) = (table_opt.as_mut(), &row_grads) {
+            if let Some(opt) = table_opt.as_mut() {
                 // The graph (which shares the table) goes first, then the
                 // table is updated in place.
-                drop((grads, loss, h, pooled));
-                let rows =
-                    std::mem::take(&mut *rg.lock().map_err(|_| Error::config("train_embeddings", "lock poisoned"))?);
+                drop((grads, loss, h, pre));
+                let mut parts = Vec::with_capacity(row_grads.len());
+                for rg in &row_grads {
+                    parts.push(std::mem::take(
+                        &mut *rg.lock().map_err(|_| Error::config("train_embeddings", "lock poisoned"))?,
+                    ));
+                }
+                let rows = RowGrads::sum(parts, dim, vocab);
                 if let Table::Owned(t) = Arc::make_mut(&mut table) {
                     opt.step(t, dim, &rows);
                 }
@@ -653,7 +769,7 @@ pub fn train(
         }
     }
     if let Some(avg) = swa.filter(|_| swa_n > 1) {
-        let net = Network::new(vocab, dim, hidden, s, t, avg);
+        let net = Network::new(vocab, dim, hidden, s, t, avg).with_scopes(marker.clone());
         // Without a validation split there is nothing to compare on: the
         // mean, which was asked for, is kept.
         let (_, _, score, temperature, thresholds) = validate(&net, f64::NEG_INFINITY);
@@ -678,6 +794,8 @@ pub fn train(
         hidden_dim: network.hidden,
         num_sentiment_classes: s,
         num_tags: t,
+        scopes: kinds.iter().map(|k| k.name().to_string()).collect(),
+        scope_rank: if n_scopes > 0 { rank } else { 0 },
         sha256: BTreeMap::new(),
     };
     let validation = (!val_idx.is_empty()).then(|| {
@@ -719,6 +837,9 @@ fn average_into(avg: &mut Weights, w: &Weights, n: usize) {
     mix(&mut avg.sent_b, &w.sent_b);
     mix(&mut avg.tags_w, &w.tags_w);
     mix(&mut avg.tags_b, &w.tags_b);
+    mix(&mut avg.scope_diag, &w.scope_diag);
+    mix(&mut avg.scope_u, &w.scope_u);
+    mix(&mut avg.scope_v, &w.scope_v);
 }
 
 /// Adam for the embedding table, updating only the rows a batch touched

@@ -219,3 +219,46 @@ fn save_refuses_to_overwrite_and_round_trips() {
     let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 1, "{names:?}");
 }
+
+/// A model folder with a negation scope (trained on the fixture).
+fn scoped_copy() -> tempfile::TempDir {
+    let t = std::fs::read(fixtures().join("tiny-tokenizer.json")).unwrap();
+    let e = std::fs::read(fixtures().join("tiny-embeddings.safetensors")).unwrap();
+    let base = Classifier::untrained(&t, &e).unwrap();
+    let rows = voc::read_examples(fixtures().join("tiny-train.jsonl"), &voc::ReadOptions::default()).unwrap();
+    let cfg = voc::TrainConfig::default()
+        .epochs(2)
+        .hidden_dim(8)
+        .scope_rank(2)
+        .validation_split(0.0)
+        .scopes(vec!["negation".into()]);
+    let (clf, _) = voc::train(&base, &rows, &cfg, &voc::HashList::default(), |_| {}).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    clf.save(d.path().join("m"), "", false).unwrap();
+    d
+}
+
+#[test]
+fn scopes_in_config_and_weights_must_agree() {
+    let d = scoped_copy();
+    let dir = d.path().join("m");
+    Classifier::from_dir(&dir).unwrap();
+    without_checksums(&dir);
+    // An unknown scope kind.
+    edit_json(&dir.join("config.json"), |v| v["scopes"] = serde_json::json!(["sarcasm"]));
+    let (file, msg) = model_err(&dir);
+    assert_eq!(file, "config.json");
+    assert!(msg.contains("unknown scope") && msg.contains("sarcasm"), "{msg}");
+    // Two kinds listed, one matrix stored.
+    edit_json(&dir.join("config.json"), |v| v["scopes"] = serde_json::json!(["negation", "contrast"]));
+    let (file, msg) = model_err(&dir);
+    assert_eq!(file, "model.safetensors");
+    assert!(msg.contains("scope.diag") && msg.contains("shape"), "{msg}");
+    // No kind listed, a matrix stored.
+    edit_json(&dir.join("config.json"), |v| {
+        v.as_object_mut().unwrap().remove("scopes");
+    });
+    let (file, msg) = model_err(&dir);
+    assert_eq!(file, "model.safetensors");
+    assert!(msg.contains("unexpected tensors") && msg.contains("scope.diag"), "{msg}");
+}

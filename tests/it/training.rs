@@ -200,6 +200,8 @@ fn invalid_config_is_rejected_naming_the_field() {
         (TrainConfig::default().dropout(1.0), "dropout"),
         (TrainConfig::default().tags(vec!["a".into(), "a".into()]), "tags"),
         (TrainConfig::default().epochs(5).average_last(6), "average_last"),
+        (TrainConfig::default().scopes(vec!["sarcasm".into()]), "scopes"),
+        (TrainConfig::default().scopes(vec!["negation".into(), "negation".into()]), "scopes"),
     ] {
         match voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| panic!("no work expected")) {
             Err(voc::Error::Config { field: f, .. }) => assert_eq!(f, field),
@@ -258,4 +260,70 @@ fn train_embeddings_fine_tunes_the_table_and_learns() {
     let a = std::fs::read(d.path().join("a/model.safetensors")).unwrap();
     let b = std::fs::read(d.path().join("b/model.safetensors")).unwrap();
     assert_ne!(a, b);
+}
+
+/// Scopes: a model trained with a negation scope lists it in config.json,
+/// stores its matrix, reloads to the same predictions, keeps it when warm
+/// started (unless told otherwise) and still explains its predictions.
+#[test]
+fn negation_scope_is_trained_saved_and_kept() {
+    let rows = fixture_rows();
+    let cfg = quick().epochs(10).scopes(vec!["negation".into()]).scope_rank(16);
+    let (clf, _) = voc::train(&fresh_base(), &rows, &cfg, &HashList::default(), |_| {}).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    clf.save(d.path().join("m"), "", false).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("m/config.json")).unwrap()).unwrap();
+    assert_eq!(config["scopes"], serde_json::json!(["negation"]));
+    let bytes = std::fs::read(d.path().join("m/model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let m = st.tensor("scope.diag").unwrap();
+    assert_eq!(m.shape(), [1, 32]);
+    assert!(m.data().iter().any(|&b| b != 0), "the scope diagonal stayed zero");
+    assert_eq!(st.tensor("scope.v").unwrap().shape(), [1, 32, 16]);
+    assert!(st.tensor("scope.v").unwrap().data().iter().any(|&b| b != 0), "V stayed zero");
+    let again = Classifier::from_dir(d.path().join("m")).unwrap();
+    let text = "The charger did not work and support never called back.";
+    assert_eq!(again.classify(text).unwrap(), clf.classify(text).unwrap());
+    assert!(!clf.classify(text).unwrap().sentiment.evidence.words.is_empty());
+
+    // Warm start keeps the base's scopes; an empty list drops them.
+    let scopes_of = |c: &Classifier| {
+        let d = tempfile::tempdir().unwrap();
+        c.save(d.path().join("m"), "", false).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join("m/config.json")).unwrap()).unwrap();
+        v.get("scopes").cloned()
+    };
+    let warm = quick().epochs(2).warm_start(true);
+    let (kept, _) = voc::train(&clf, &rows, &warm, &HashList::default(), |_| {}).unwrap();
+    assert_eq!(scopes_of(&kept), Some(serde_json::json!(["negation"])));
+    let saved = |c: &Classifier| {
+        let d = tempfile::tempdir().unwrap();
+        c.save(d.path().join("m"), "", false).unwrap();
+        std::fs::read(d.path().join("m/model.safetensors")).unwrap()
+    };
+    let bytes = saved(&kept);
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("scope.u").unwrap().shape(), [1, 32, 16], "warm start keeps the base's rank");
+
+    // The default rank is 0: a diagonal only, no U or V stored.
+    let (diag, _) = voc::train(
+        &fresh_base(),
+        &rows,
+        &quick().epochs(3).scopes(vec!["negation".into()]),
+        &HashList::default(),
+        |_| {},
+    )
+    .unwrap();
+    let bytes = saved(&diag);
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("scope.diag").unwrap().shape(), [1, 32]);
+    assert!(st.tensor("scope.u").is_err() && st.tensor("scope.v").is_err());
+    let d = tempfile::tempdir().unwrap();
+    diag.save(d.path().join("m"), "", false).unwrap();
+    let text = "It does not work.";
+    assert_eq!(Classifier::from_dir(d.path().join("m")).unwrap().classify(text).unwrap(), diag.classify(text).unwrap());
+    let (dropped, _) = voc::train(&clf, &rows, &warm.clone().scopes(vec![]), &HashList::default(), |_| {}).unwrap();
+    assert_eq!(scopes_of(&dropped), None);
 }
