@@ -35,7 +35,7 @@ if [ -f ../shared/gold/dev.jsonl ]; then
     echo "## Quality on the gold dev set (../shared/gold/dev.jsonl, never trained on)"
     echo
     echo '```text'
-    "$VOC" eval --data ../shared/gold/dev.jsonl --model "$OUT"
+    "$VOC" eval --data ../shared/gold/dev.jsonl --model "$OUT" --by-source
     echo '```'
   } >> "$OUT/README.md"
   "$VOC" eval --data ../shared/gold/dev.jsonl --model "$OUT" --json > work-cache/default-dev-eval.json

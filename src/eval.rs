@@ -101,13 +101,71 @@ pub struct EvalReport {
 
 /// Score a classifier on labeled examples (in parallel).
 pub fn evaluate(clf: &Classifier, examples: &[Example]) -> Result<EvalReport> {
-    let probs: Vec<(Vec<f32>, Vec<f32>)> = examples
-        .par_iter()
-        .map_init(Tokens::default, |tok, ex| clf.probabilities(&ex.text, tok))
-        .collect::<Result<_>>()?;
+    let probs = score_all(clf, examples)?;
     let labels = clf.labels();
-    let thresholds: Vec<f32> = labels.tags().iter().map(|t| labels.threshold(t).unwrap_or(0.5)).collect();
-    Ok(report_from_probs(labels.sentiment(), labels.tags(), &thresholds, examples, &probs))
+    Ok(report_from_probs(labels.sentiment(), labels.tags(), &thresholds(clf), examples, &probs))
+}
+
+/// Source name of the rows that carry none, in [`SourceReport::by_source`].
+pub const UNKNOWN_SOURCE: &str = "unknown";
+
+/// [`evaluate`], plus the same figures for each source of the rows (the
+/// `source` field of JSONL rows; rows without one count as
+/// [`UNKNOWN_SOURCE`]). Each text is scored once. A source's macro-F1
+/// averages over every class and tag of the model, as the overall one does,
+/// so a class that a source never has counts as F1 0 there: read the
+/// per-class figures and their support.
+///
+/// ```
+/// let clf = voc::Classifier::embedded()?;
+/// let rows = vec![
+///     voc::Example::new("It broke after one day.").with_sentiment("negative").with_source("reviews"),
+///     voc::Example::new("@airline 3 hours on the tarmac").with_sentiment("negative").with_source("tweets"),
+///     voc::Example::new("Thanks, all sorted!").with_sentiment("positive").with_source("tweets"),
+/// ];
+/// let report = voc::evaluate_by_source(&clf, &rows)?;
+/// assert_eq!(report.all.n, 3);
+/// assert_eq!(report.by_source["tweets"].n, 2);
+/// println!("{}", report.to_table());
+/// # Ok::<(), voc::Error>(())
+/// ```
+pub fn evaluate_by_source(clf: &Classifier, examples: &[Example]) -> Result<SourceReport> {
+    let probs = score_all(clf, examples)?;
+    let labels = clf.labels();
+    let th = thresholds(clf);
+    let rows: Vec<Row<'_>> = examples.iter().zip(&probs).collect();
+    let mut groups: BTreeMap<&str, Vec<Row<'_>>> = BTreeMap::new();
+    for &row in &rows {
+        groups.entry(row.0.source.as_deref().unwrap_or(UNKNOWN_SOURCE)).or_default().push(row);
+    }
+    Ok(SourceReport {
+        all: report_rows(labels.sentiment(), labels.tags(), &th, &rows),
+        by_source: groups
+            .into_iter()
+            .map(|(name, g)| (name.to_string(), report_rows(labels.sentiment(), labels.tags(), &th, &g)))
+            .collect(),
+    })
+}
+
+/// Figures over all rows and for each source; see [`evaluate_by_source`].
+/// As JSON: the fields of [`EvalReport`] plus `by_source`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SourceReport {
+    /// Every row, as [`evaluate`] gives.
+    #[serde(flatten)]
+    pub all: EvalReport,
+    /// Each source's rows, by source name.
+    pub by_source: BTreeMap<String, EvalReport>,
+}
+
+fn score_all(clf: &Classifier, examples: &[Example]) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    examples.par_iter().map_init(Tokens::default, |tok, ex| clf.probabilities(&ex.text, tok)).collect()
+}
+
+fn thresholds(clf: &Classifier) -> Vec<f32> {
+    let labels = clf.labels();
+    labels.tags().iter().map(|t| labels.threshold(t).unwrap_or(0.5)).collect()
 }
 
 pub(crate) fn report_from_probs(
@@ -117,11 +175,19 @@ pub(crate) fn report_from_probs(
     examples: &[Example],
     probs: &[(Vec<f32>, Vec<f32>)],
 ) -> EvalReport {
+    let rows: Vec<Row<'_>> = examples.iter().zip(probs).collect();
+    report_rows(classes, tags, thresholds, &rows)
+}
+
+/// One scored row: the example and its (sentiment, tag) probabilities.
+type Row<'a> = (&'a Example, &'a (Vec<f32>, Vec<f32>));
+
+fn report_rows(classes: &[String], tags: &[String], thresholds: &[f32], rows: &[Row<'_>]) -> EvalReport {
     let c = classes.len();
     let mut matrix = vec![vec![0usize; c]; c];
     let mut n_sent = 0usize;
     let mut bins = [(0usize, 0f64, 0f64); 10]; // count, confidence sum, correct sum
-    for (ex, (sp, _)) in examples.iter().zip(probs) {
+    for &(ex, (sp, _)) in rows {
         let Some(truth) = ex.sentiment.as_ref().and_then(|s| classes.iter().position(|c| c == s)) else {
             continue;
         };
@@ -159,7 +225,7 @@ pub(crate) fn report_from_probs(
     let t = tags.len();
     let mut counts = vec![(0usize, 0usize, 0usize); t];
     let mut any_tags = false;
-    for (ex, (_, tp)) in examples.iter().zip(probs) {
+    for &(ex, (_, tp)) in rows {
         let Some(truth) = &ex.tags else { continue };
         any_tags = true;
         for k in 0..t {
@@ -183,7 +249,7 @@ pub(crate) fn report_from_probs(
         let (tp, fp, fn_) = counts.iter().fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
         TagsReport { macro_f1, micro_f1: ClassMetrics::from_counts(tp, fp, fn_).f1, per_label }
     });
-    EvalReport { n: examples.len(), sentiment, tags: tags_report }
+    EvalReport { n: rows.len(), sentiment, tags: tags_report }
 }
 
 pub(crate) fn argmax(p: &[f32]) -> usize {
@@ -223,6 +289,34 @@ impl EvalReport {
             for (k, m) in &t.per_label {
                 row(&mut s, k, m);
             }
+        }
+        s
+    }
+}
+
+impl SourceReport {
+    /// The overall table, then one line per source: rows, sentiment
+    /// macro-F1, tags macro-F1 and each tag's F1 with its support.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = self.all.to_table();
+        let _ = writeln!(s, "\nby source (macro-F1 over all classes and tags; F1 (support) per tag):");
+        let width = self.by_source.keys().map(|k| k.chars().count()).max().unwrap_or(0).max(6);
+        for (name, r) in &self.by_source {
+            let f = |x: Option<f64>| x.map_or_else(|| "    -".to_string(), |v| format!("{v:.3}"));
+            let _ = write!(
+                s,
+                "  {name:<width$} {:>6} rows  sentiment {}  tags {}",
+                r.n,
+                f(r.sentiment.as_ref().map(|x| x.macro_f1)),
+                f(r.tags.as_ref().map(|x| x.macro_f1))
+            );
+            if let Some(t) = &r.tags {
+                for (tag, m) in &t.per_label {
+                    let _ = write!(s, "  {tag} {:.2} ({})", m.f1, m.support);
+                }
+            }
+            s.push('\n');
         }
         s
     }

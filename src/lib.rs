@@ -47,7 +47,10 @@ mod train;
 pub use classifier::{Classifier, DEFAULT_MAX_INPUT_BYTES};
 pub use data::{Example, HashList, ReadOptions, SoftLabels, eval_hash, read_examples};
 pub use error::{BoxError, Error, Result};
-pub use eval::{ClassMetrics, Confusion, EvalReport, SentimentReport, TagsReport, evaluate};
+pub use eval::{
+    ClassMetrics, Confusion, EvalReport, SentimentReport, SourceReport, TagsReport, UNKNOWN_SOURCE, evaluate,
+    evaluate_by_source,
+};
 pub use format::{FORMAT_VERSION, ModelBytes, OLDEST_FORMAT_VERSION};
 pub use labels::Labels;
 pub use prediction::{Evidence, Prediction, Scores, Sentence, Sentiment, Span, Tag};

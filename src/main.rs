@@ -54,6 +54,10 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also give the figures for each source (the JSONL `source` field;
+        /// rows without one count as "unknown"); in JSON, under `by_source`.
+        #[arg(long)]
+        by_source: bool,
         #[command(flatten)]
         columns: Columns,
     },
@@ -166,8 +170,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify { text, model, pretty, scores } => classify(text, model.as_deref(), pretty, scores),
         Command::Train(args) => train(*args).map(|()| ExitCode::SUCCESS),
-        Command::Eval { data, model, json, columns } => {
-            eval(&data, model.as_deref(), json, &columns).map(|()| ExitCode::SUCCESS)
+        Command::Eval { data, model, json, by_source, columns } => {
+            eval(&data, model.as_deref(), json, by_source, &columns).map(|()| ExitCode::SUCCESS)
         }
         Command::Score(args) => score(*args),
         Command::Report(args) => report(args).map(|()| ExitCode::SUCCESS),
@@ -488,13 +492,17 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     Ok(())
 }
 
-fn eval(data: &[PathBuf], model: Option<&Path>, json: bool, columns: &Columns) -> voc::Result<()> {
+fn eval(data: &[PathBuf], model: Option<&Path>, json: bool, by_source: bool, columns: &Columns) -> voc::Result<()> {
     let clf = load(model)?;
     let opts = read_options(columns).sentiment_classes(clf.labels().sentiment().to_vec());
     let examples = read_all(data, &opts)?;
-    let report = voc::evaluate(&clf, &examples)?;
-    let text =
-        if json { format!("{}\n", serde_json::to_string(&report).unwrap_or_default()) } else { report.to_table() };
+    let text = if by_source {
+        let report = voc::evaluate_by_source(&clf, &examples)?;
+        if json { format!("{}\n", serde_json::to_string(&report).unwrap_or_default()) } else { report.to_table() }
+    } else {
+        let report = voc::evaluate(&clf, &examples)?;
+        if json { format!("{}\n", serde_json::to_string(&report).unwrap_or_default()) } else { report.to_table() }
+    };
     write_stdout(text.as_bytes())
 }
 

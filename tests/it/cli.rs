@@ -120,6 +120,55 @@ fn eval_json_has_the_documented_shape() {
 }
 
 #[test]
+fn eval_by_source_splits_rows_by_their_source_and_agrees_with_eval() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("mixed.jsonl");
+    let rows = std::fs::read_to_string("tests/fixtures/tiny-train.jsonl").unwrap();
+    let mut mixed = String::new();
+    let mut want: std::collections::BTreeMap<String, usize> = Default::default();
+    for (i, line) in rows.lines().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let source = ["tweets", "reviews", ""][i % 3];
+        if source.is_empty() {
+            v.as_object_mut().unwrap().remove("source");
+        } else {
+            v["source"] = source.into();
+        }
+        *want
+            .entry(if source.is_empty() { voc::UNKNOWN_SOURCE.to_string() } else { source.to_string() })
+            .or_default() += 1;
+        mixed.push_str(&format!("{v}\n"));
+    }
+    std::fs::write(&data, mixed).unwrap();
+    let args = ["eval", "--model", "tests/fixtures/tiny", "--data", data.to_str().unwrap()];
+    let out = voc(&[&args[..], &["--json", "--by-source"]].concat(), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = &json(&out.stdout)[0];
+    let by = v["by_source"].as_object().unwrap();
+    let got: std::collections::BTreeMap<String, usize> =
+        by.iter().map(|(k, r)| (k.clone(), r["n"].as_u64().unwrap() as usize)).collect();
+    assert_eq!(got, want);
+    // The overall part is what plain --json prints, which has no by_source.
+    let plain = &json(&voc(&[&args[..], &["--json"]].concat(), None).stdout)[0];
+    assert!(plain.get("by_source").is_none());
+    let mut overall = v.clone();
+    overall.as_object_mut().unwrap().remove("by_source");
+    assert_eq!(&overall, plain);
+
+    // Each source's figures are those of eval on that source's rows alone.
+    let clf = voc::Classifier::from_dir("tests/fixtures/tiny").unwrap();
+    let examples = voc::read_examples(&data, &voc::ReadOptions::default()).unwrap();
+    let report = voc::evaluate_by_source(&clf, &examples).unwrap();
+    for (name, r) in &report.by_source {
+        let subset: Vec<voc::Example> =
+            examples.iter().filter(|e| e.source.as_deref().unwrap_or(voc::UNKNOWN_SOURCE) == name).cloned().collect();
+        assert_eq!(r, &voc::evaluate(&clf, &subset).unwrap(), "{name}");
+    }
+    let table = String::from_utf8_lossy(&voc(&[&args[..], &["--by-source"]].concat(), None).stdout).to_string();
+    assert!(table.contains("by source") && table.contains("tweets") && table.contains("unknown"), "{table}");
+}
+
+#[test]
 fn train_writes_a_model_and_refuses_bad_input() {
     let d = tempfile::tempdir().unwrap();
     let out_dir = d.path().join("m");
