@@ -8,6 +8,8 @@
 # fine-tuning them (--train-embeddings), with a negation scope (--scopes
 # negation --scope-rank 0: the tokens after not/no/never/n't pool again and
 # reach the hidden layer through their own diagonal scale, see src/scope.rs),
+# counts the teacher's soft tag targets at half the weight of tags read by
+# people (--soft-tag-weight 0.5),
 # keeps the mean of the last 10 epochs' weights when it validates better than
 # the best epoch, removes every text
 # whose hash is in ../shared/gold/eval-hashes.txt, tunes thresholds and
@@ -26,7 +28,7 @@ if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shar
   --data "$T/synthetic.jsonl" --data "$T/teacher-labeled.jsonl" \
   --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
   "${EXCLUDE[@]}" --seed 42 --epochs 15 --learning-rate 0.001 \
-  --train-embeddings --average-last 10 --scopes negation --scope-rank 0 \
+  --train-embeddings --average-last 10 --scopes negation --scope-rank 0 --soft-tag-weight 0.5 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \
   --report work-cache/default-train-report.json --out "$OUT" --force
 if [ -f ../shared/gold/dev.jsonl ]; then

@@ -131,6 +131,10 @@ struct TrainArgs {
     /// weight averaging), kept when it validates better (0: off).
     #[arg(long, default_value_t = 0)]
     average_last: usize,
+    /// Weight of a row's soft (teacher) tag targets in the tag loss, against
+    /// 1 for a row with hard tags.
+    #[arg(long, default_value_t = 1.0)]
+    soft_tag_weight: f32,
     /// Scope kinds to pool separately, comma separated: negation, contrast
     /// (default: the --from model's; none when training from scratch).
     #[arg(long, value_delimiter = ',')]
@@ -414,7 +418,7 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     if let Some(r) = a.scope_rank {
         cfg = cfg.scope_rank(r);
     }
-    cfg = cfg.train_embeddings(a.train_embeddings).average_last(a.average_last);
+    cfg = cfg.train_embeddings(a.train_embeddings).average_last(a.average_last).soft_tag_weight(a.soft_tag_weight);
     // Validate everything before any work.
     cfg.validate()?;
     if a.out.exists() && !a.force {

@@ -53,6 +53,7 @@ pub enum ClassWeights {
 /// | `train_embeddings` | false | fine-tune the token embedding table too (sparse: each step updates only the rows its batch used, with lazy Adam) | |
 /// | `scopes` | the base's when warm starting, else none | scope kinds the network pools separately (`"negation"`, `"contrast"`; see the README's "Scopes") | known names, each once |
 /// | `scope_rank` | 0 (the base's when warm starting with its scopes) | rank of the low-rank part of each scope matrix (`diag + U V^T`; 0: diagonal only, the cheapest and, on the gold dev set, the best measured) | 0..=hidden_dim |
+/// | `soft_tag_weight` | 1.0 | weight of a row's soft (teacher) tag targets in the tag loss, against 1 for a row with hard tags; the tag loss is the weighted mean | [0, 100] |
 /// | `average_last` | 0 | also try the mean of the weights of the last N epochs (stochastic weight averaging); kept when it scores better on the validation split than the best single epoch (always, when there is no validation split); 0 = off | 0..=epochs |
 ///
 /// ```
@@ -103,6 +104,14 @@ pub struct TrainConfig {
     /// a warm start that keeps the base's scopes keeps its rank.
     #[serde(default)]
     pub scope_rank: usize,
+    /// Weight of a row's soft (teacher) tag targets in the tag loss, against
+    /// 1 for a row with hard tags (the loss is the weighted mean).
+    #[serde(default = "one")]
+    pub soft_tag_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl Default for TrainConfig {
@@ -124,6 +133,7 @@ impl Default for TrainConfig {
             average_last: 0,
             scopes: None,
             scope_rank: 0,
+            soft_tag_weight: 1.0,
         }
     }
 }
@@ -154,6 +164,7 @@ impl TrainConfig {
     setter!(train_embeddings, bool);
     setter!(average_last, usize);
     setter!(scope_rank, usize);
+    setter!(soft_tag_weight, f32);
 
     /// Set the tags to learn.
     #[must_use]
@@ -217,6 +228,9 @@ impl TrainConfig {
                 };
                 return Err(Error::config("scopes", message));
             }
+        }
+        if !(self.soft_tag_weight >= 0.0 && self.soft_tag_weight <= 100.0) {
+            return bad("soft_tag_weight", "must be in [0, 100]");
         }
         if self.scope_rank > 8192 {
             return bad("scope_rank", "must be in 0..=8192 (and at most the hidden width)");
@@ -675,11 +689,12 @@ pub fn train(
                     sent_den += class_w[c];
                 }
                 if let Some(pt) = &row.soft_tags {
+                    let sw = config.soft_tag_weight;
                     for k in 0..t {
                         tag_y[r * t + k] = pt[k];
-                        tag_w[r * t + k] = pt[k] * pos_w[k] + (1.0 - pt[k]);
+                        tag_w[r * t + k] = sw * (pt[k] * pos_w[k] + (1.0 - pt[k]));
                     }
-                    tag_den += t as f32;
+                    tag_den += sw * t as f32;
                 } else if let Some(tv) = &row.tags {
                     for k in 0..t {
                         tag_y[r * t + k] = tv[k] as u8 as f32;

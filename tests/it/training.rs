@@ -130,6 +130,26 @@ fn soft_targets_are_what_training_fits() {
     assert!(voc::evaluate(&hard, &rows).unwrap().sentiment.unwrap().accuracy > 0.8);
 }
 
+/// `soft_tag_weight` scales what the soft tag targets count for against the
+/// hard tags: at 0 they are ignored, at 10 they win.
+#[test]
+fn soft_tag_weight_sets_how_much_soft_tags_count() {
+    let rows = fixture_rows();
+    let mut mixed = rows.clone();
+    mixed.extend(contradicting_soft(&rows));
+    let tags_f1 = |w: f32| {
+        let cfg = quick().soft_tag_weight(w);
+        let (clf, _) = voc::train(&fresh_base(), &mixed, &cfg, &HashList::default(), |_| {}).unwrap();
+        voc::evaluate(&clf, &rows).unwrap().tags.unwrap().macro_f1
+    };
+    let (none, heavy) = (tags_f1(0.0), tags_f1(10.0));
+    assert!(none > 0.8, "soft tags ignored: the hard tags are learned ({none})");
+    assert!(heavy < none - 0.3, "soft tags weighted 10x override the hard ones ({heavy} vs {none})");
+    let bad = TrainConfig::default().soft_tag_weight(-1.0).validate().unwrap_err();
+    assert!(bad.to_string().contains("soft_tag_weight"));
+    assert!(TrainConfig::default().soft_tag_weight(f32::NAN).validate().is_err());
+}
+
 #[test]
 fn soft_rows_never_go_to_the_validation_split() {
     let rows = fixture_rows();
