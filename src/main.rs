@@ -117,6 +117,12 @@ struct TrainArgs {
     hidden_dim: Option<usize>,
     #[arg(long)]
     dropout: Option<f32>,
+    /// Share of tokens dropped from each training bag (default 0.1).
+    #[arg(long)]
+    token_dropout: Option<f32>,
+    /// AdamW weight decay of the dense layers (default 0.0001).
+    #[arg(long)]
+    weight_decay: Option<f64>,
     #[arg(long)]
     seed: Option<u64>,
     #[arg(long)]
@@ -395,6 +401,12 @@ fn train(a: TrainArgs) -> voc::Result<()> {
     }
     if let Some(v) = a.dropout {
         cfg = cfg.dropout(v);
+    }
+    if let Some(v) = a.token_dropout {
+        cfg = cfg.token_dropout(v);
+    }
+    if let Some(v) = a.weight_decay {
+        cfg = cfg.weight_decay(v);
     }
     if let Some(v) = a.seed {
         cfg = cfg.seed(v);

@@ -213,4 +213,10 @@ fn train_writes_a_model_and_refuses_bad_input() {
     let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--epochs", "0"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid epochs"));
     assert!(!out2.exists());
+    for (flag, value, field) in [("--token-dropout", "1", "token_dropout"), ("--weight-decay", "2", "weight_decay")] {
+        let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), flag, value], None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("invalid {field}")), "{flag}");
+        assert!(!out2.exists());
+    }
 }
