@@ -188,9 +188,16 @@ fn train_writes_a_model_and_refuses_bad_input() {
         "--out",
         o,
     ];
-    let out = voc(&args, None);
+    let report = d.path().join("report.json");
+    let flags = ["--token-dropout", "0.05", "--weight-decay", "0.001", "--report", report.to_str().unwrap()];
+    let out = voc(&[&args[..], &flags].concat(), None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("epoch   3/3"));
+    // The training flags reach the config the run used.
+    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(rep["config"]["token_dropout"].as_f64().map(|v| v as f32), Some(0.05));
+    assert_eq!(rep["config"]["weight_decay"].as_f64(), Some(0.001));
+    assert_eq!(rep["config"]["hidden_dim"].as_u64(), Some(8));
     assert!(std::fs::read_to_string(out_dir.join("README.md")).unwrap().contains("removed because their hash"));
     voc::Classifier::from_dir(&out_dir).unwrap();
     // Exists: refused without --force.
