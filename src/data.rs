@@ -35,6 +35,28 @@ pub struct Example {
     /// label statistics. Rows with soft targets are never put in the
     /// validation split (it measures against labels read by people).
     pub soft: Option<SoftLabels>,
+    /// How sure its labeler was (the `confidence` field of the labeling
+    /// guide's JSONL: `high` or `low`, low where the case was ambiguous under
+    /// the guide), if given. Training can count low-confidence rows less
+    /// ([`TrainConfig::low_confidence_weight`](crate::TrainConfig)).
+    #[serde(default)]
+    pub confidence: Option<Confidence>,
+}
+
+/// A labeler's confidence in a row's labels (the labeling guide's
+/// `confidence` field).
+///
+/// ```
+/// let ex = voc::Example::new("Third delay this week.").with_confidence(voc::Confidence::Low);
+/// assert_eq!(ex.confidence, Some(voc::Confidence::Low));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The labels are clear under the guide.
+    High,
+    /// The case was ambiguous under the guide.
+    Low,
 }
 
 /// Probabilities that a teacher model gave one text (knowledge
@@ -77,7 +99,7 @@ impl SoftLabels {
 impl Example {
     /// An unlabeled example.
     pub fn new(text: impl Into<String>) -> Self {
-        Example { text: text.into(), sentiment: None, tags: None, source: None, soft: None }
+        Example { text: text.into(), sentiment: None, tags: None, source: None, soft: None, confidence: None }
     }
 
     /// Set the sentiment label.
@@ -111,10 +133,18 @@ impl Example {
         self.soft = Some(soft);
         self
     }
+
+    /// Set the labeler's confidence.
+    #[must_use]
+    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = Some(confidence);
+        self
+    }
 }
 
 /// How to read a labeled file. JSONL files use the fields `text`,
-/// `sentiment`, `tags` (a list) and optionally `source`; CSV and TSV files
+/// `sentiment`, `tags` (a list) and optionally `source`, `soft` (see
+/// [`SoftLabels`]) and `confidence` (see [`Confidence`]); CSV and TSV files
 /// use the named columns, tags separated by `;` in one cell.
 ///
 /// ```
@@ -262,7 +292,13 @@ fn read_jsonl(path: &Path, mut reader: impl BufRead, opts: &ReadOptions) -> Resu
             None | Some(serde_json::Value::Null) => None,
             Some(v) => Some(read_soft(v).map_err(|why| Error::data(path, line, "soft", why))?),
         };
-        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source, soft })?);
+        let confidence = match obj.get("confidence") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(c)) if c == "high" => Some(Confidence::High),
+            Some(serde_json::Value::String(c)) if c == "low" => Some(Confidence::Low),
+            Some(_) => return Err(Error::data(path, line, "confidence", "not \"high\" or \"low\"")),
+        };
+        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source, soft, confidence })?);
     }
     Ok(out)
 }
@@ -318,7 +354,12 @@ fn read_delimited(path: &Path, reader: impl std::io::Read, delim: u8, opts: &Rea
             }
             None => None,
         };
-        out.push(check_row(path, line, opts, Example { text, sentiment, tags, source: None, soft: None })?);
+        out.push(check_row(
+            path,
+            line,
+            opts,
+            Example { text, sentiment, tags, source: None, soft: None, confidence: None },
+        )?);
     }
     Ok(out)
 }

@@ -45,7 +45,7 @@ mod tokenize;
 mod train;
 
 pub use classifier::{Classifier, DEFAULT_MAX_INPUT_BYTES};
-pub use data::{Example, HashList, ReadOptions, SoftLabels, eval_hash, read_examples};
+pub use data::{Confidence, Example, HashList, ReadOptions, SoftLabels, eval_hash, read_examples};
 pub use error::{BoxError, Error, Result};
 pub use eval::{
     ClassMetrics, Confusion, EvalReport, SentimentReport, SourceReport, TagsReport, UNKNOWN_SOURCE, evaluate,

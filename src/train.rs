@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::{Classifier, softmax};
-use crate::data::{Example, HashList};
+use crate::data::{Confidence, Example, HashList};
 use crate::error::{Error, Result};
 use crate::eval::{EvalReport, report_from_probs};
 use crate::format::{ARCHITECTURE, FORMAT_VERSION, LabelsFile, ModelConfig};
@@ -54,6 +54,7 @@ pub enum ClassWeights {
 /// | `scopes` | the base's when warm starting, else none | scope kinds the network pools separately (`"negation"`, `"contrast"`; see the README's "Scopes") | known names, each once |
 /// | `scope_rank` | 0 (the base's when warm starting with its scopes) | rank of the low-rank part of each scope matrix (`diag + U V^T`; 0: diagonal only, the cheapest and, on the gold dev set, the best measured) | 0..=hidden_dim |
 /// | `soft_tag_weight` | 1.0 | weight of a row's soft (teacher) tag targets in the tag loss, against 1 for a row with hard tags; the tag loss is the weighted mean | [0, 100] |
+/// | `low_confidence_weight` | 1.0 | weight in both losses of a row marked `"confidence": "low"` (ambiguous under the guide), against 1 for the others | [0, 100] |
 /// | `average_last` | 0 | also try the mean of the weights of the last N epochs (stochastic weight averaging); kept when it scores better on the validation split than the best single epoch (always, when there is no validation split); 0 = off | 0..=epochs |
 ///
 /// ```
@@ -108,6 +109,11 @@ pub struct TrainConfig {
     /// 1 for a row with hard tags (the loss is the weighted mean).
     #[serde(default = "one")]
     pub soft_tag_weight: f32,
+    /// Weight, in both losses, of a row whose labeler marked it
+    /// [`Confidence::Low`](crate::Confidence) (ambiguous under the guide),
+    /// against 1 for every other row.
+    #[serde(default = "one")]
+    pub low_confidence_weight: f32,
 }
 
 fn one() -> f32 {
@@ -134,6 +140,7 @@ impl Default for TrainConfig {
             scopes: None,
             scope_rank: 0,
             soft_tag_weight: 1.0,
+            low_confidence_weight: 1.0,
         }
     }
 }
@@ -165,6 +172,7 @@ impl TrainConfig {
     setter!(average_last, usize);
     setter!(scope_rank, usize);
     setter!(soft_tag_weight, f32);
+    setter!(low_confidence_weight, f32);
 
     /// Set the tags to learn.
     #[must_use]
@@ -231,6 +239,9 @@ impl TrainConfig {
         }
         if !(self.soft_tag_weight >= 0.0 && self.soft_tag_weight <= 100.0) {
             return bad("soft_tag_weight", "must be in [0, 100]");
+        }
+        if !(self.low_confidence_weight >= 0.0 && self.low_confidence_weight <= 100.0) {
+            return bad("low_confidence_weight", "must be in [0, 100]");
         }
         if self.scope_rank > 8192 {
             return bad("scope_rank", "must be in 0..=8192 (and at most the hidden width)");
@@ -335,6 +346,9 @@ struct Row {
     /// Soft targets (distillation), in class / tag order.
     soft_sentiment: Option<Vec<f32>>,
     soft_tags: Option<Vec<f32>>,
+    /// Weight in both losses (`low_confidence_weight` for a low-confidence
+    /// row, else 1).
+    weight: f32,
 }
 
 impl Row {
@@ -475,6 +489,7 @@ pub fn train(
                     .and_then(|s| s.tags.as_ref())
                     .filter(|_| e.tags.is_some())
                     .map(|m| tags.iter().map(|t| m.get(t).copied().unwrap_or(0.0)).collect()),
+                weight: if e.confidence == Some(Confidence::Low) { config.low_confidence_weight } else { 1.0 },
             })
         })
         .collect::<Result<_>>()?;
@@ -679,17 +694,18 @@ pub fn train(
                     bags.push(row.ids[j], role(j));
                 }
                 bags.end_bag();
+                let rw = row.weight;
                 if let Some(ps) = &row.soft_sentiment {
                     for c in 0..s {
-                        sent_target[r * s + c] = ps[c] * class_w[c];
-                        sent_den += ps[c] * class_w[c];
+                        sent_target[r * s + c] = rw * ps[c] * class_w[c];
+                        sent_den += rw * ps[c] * class_w[c];
                     }
                 } else if let Some(c) = row.sentiment {
-                    sent_target[r * s + c] = class_w[c];
-                    sent_den += class_w[c];
+                    sent_target[r * s + c] = rw * class_w[c];
+                    sent_den += rw * class_w[c];
                 }
                 if let Some(pt) = &row.soft_tags {
-                    let sw = config.soft_tag_weight;
+                    let sw = rw * config.soft_tag_weight;
                     for k in 0..t {
                         tag_y[r * t + k] = pt[k];
                         tag_w[r * t + k] = sw * (pt[k] * pos_w[k] + (1.0 - pt[k]));
@@ -698,9 +714,9 @@ pub fn train(
                 } else if let Some(tv) = &row.tags {
                     for k in 0..t {
                         tag_y[r * t + k] = tv[k] as u8 as f32;
-                        tag_w[r * t + k] = if tv[k] { pos_w[k] } else { 1.0 };
+                        tag_w[r * t + k] = rw * if tv[k] { pos_w[k] } else { 1.0 };
                     }
-                    tag_den += t as f32;
+                    tag_den += rw * t as f32;
                 }
             }
             let pre = bags.hidden_pre(
@@ -980,6 +996,7 @@ fn val_report(
                 .map(|tv| tags.iter().zip(tv).filter(|(_, y)| **y).map(|(n, _)| n.clone()).collect()),
             source: None,
             soft: None,
+            confidence: None,
         })
         .collect();
     let probs: Vec<(Vec<f32>, Vec<f32>)> = logits

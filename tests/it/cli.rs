@@ -189,7 +189,16 @@ fn train_writes_a_model_and_refuses_bad_input() {
         o,
     ];
     let report = d.path().join("report.json");
-    let flags = ["--token-dropout", "0.05", "--weight-decay", "0.001", "--report", report.to_str().unwrap()];
+    let flags = [
+        "--token-dropout",
+        "0.05",
+        "--weight-decay",
+        "0.001",
+        "--low-confidence-weight",
+        "0.5",
+        "--report",
+        report.to_str().unwrap(),
+    ];
     let out = voc(&[&args[..], &flags].concat(), None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("epoch   3/3"));
@@ -197,6 +206,7 @@ fn train_writes_a_model_and_refuses_bad_input() {
     let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["config"]["token_dropout"].as_f64().map(|v| v as f32), Some(0.05));
     assert_eq!(rep["config"]["weight_decay"].as_f64(), Some(0.001));
+    assert_eq!(rep["config"]["low_confidence_weight"].as_f64(), Some(0.5));
     assert_eq!(rep["config"]["hidden_dim"].as_u64(), Some(8));
     assert!(std::fs::read_to_string(out_dir.join("README.md")).unwrap().contains("removed because their hash"));
     voc::Classifier::from_dir(&out_dir).unwrap();
@@ -220,7 +230,11 @@ fn train_writes_a_model_and_refuses_bad_input() {
     let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--epochs", "0"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid epochs"));
     assert!(!out2.exists());
-    for (flag, value, field) in [("--token-dropout", "1", "token_dropout"), ("--weight-decay", "2", "weight_decay")] {
+    for (flag, value, field) in [
+        ("--token-dropout", "1", "token_dropout"),
+        ("--weight-decay", "2", "weight_decay"),
+        ("--low-confidence-weight", "200", "low_confidence_weight"),
+    ] {
         let out = voc(&["train", "--data", bad.to_str().unwrap(), "--out", out2.to_str().unwrap(), flag, value], None);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("invalid {field}")), "{flag}");

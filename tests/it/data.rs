@@ -74,6 +74,28 @@ fn reads_soft_targets() {
 }
 
 #[test]
+fn reads_the_labelers_confidence() {
+    let (_d, p) = write(
+        "c.jsonl",
+        br#"{"text": "late", "sentiment": "negative", "confidence": "low"}
+{"text": "broke", "sentiment": "negative", "confidence": "high"}
+{"text": "fine", "sentiment": "positive"}
+"#,
+    );
+    let rows = voc::read_examples(&p, &ReadOptions::default()).unwrap();
+    let got: Vec<_> = rows.iter().map(|r| r.confidence).collect();
+    assert_eq!(got, [Some(voc::Confidence::Low), Some(voc::Confidence::High), None]);
+    for bad in [r#""medium""#, "1", r#"["low"]"#] {
+        let c = format!(
+            "{{\"text\": \"ok\", \"sentiment\": \"neutral\"}}\n{{\"text\": \"x\", \"sentiment\": \"negative\", \"confidence\": {bad}}}\n"
+        );
+        let (line, field, msg) = data_err("c.jsonl", c.as_bytes());
+        assert_eq!((line, field.as_str()), (2, "confidence"), "{bad}");
+        assert!(msg.contains("high") && msg.contains("low"), "{msg}");
+    }
+}
+
+#[test]
 fn bad_soft_targets() {
     let ok = b"{\"text\": \"fine\", \"sentiment\": \"positive\"}\n";
     let case = |bad: &str| {

@@ -130,6 +130,12 @@ fn soft_targets_are_what_training_fits() {
     assert!(voc::evaluate(&hard, &rows).unwrap().sentiment.unwrap().accuracy > 0.8);
 }
 
+/// Train a fresh tiny model on `train_rows`, then evaluate it on `eval_rows`.
+fn train_then_eval(train_rows: &[Example], cfg: &TrainConfig, eval_rows: &[Example]) -> voc::EvalReport {
+    let (clf, _) = voc::train(&fresh_base(), train_rows, cfg, &HashList::default(), |_| {}).unwrap();
+    voc::evaluate(&clf, eval_rows).unwrap()
+}
+
 /// `soft_tag_weight` scales what the soft tag targets count for against the
 /// hard tags: at 0 they are ignored, at 10 they win.
 #[test]
@@ -137,17 +143,37 @@ fn soft_tag_weight_sets_how_much_soft_tags_count() {
     let rows = fixture_rows();
     let mut mixed = rows.clone();
     mixed.extend(contradicting_soft(&rows));
-    let tags_f1 = |w: f32| {
-        let cfg = quick().soft_tag_weight(w);
-        let (clf, _) = voc::train(&fresh_base(), &mixed, &cfg, &HashList::default(), |_| {}).unwrap();
-        voc::evaluate(&clf, &rows).unwrap().tags.unwrap().macro_f1
-    };
+    let tags_f1 = |w: f32| train_then_eval(&mixed, &quick().soft_tag_weight(w), &rows).tags.unwrap().macro_f1;
     let (none, heavy) = (tags_f1(0.0), tags_f1(10.0));
     assert!(none > 0.8, "soft tags ignored: the hard tags are learned ({none})");
     assert!(heavy < none - 0.3, "soft tags weighted 10x override the hard ones ({heavy} vs {none})");
     let bad = TrainConfig::default().soft_tag_weight(-1.0).validate().unwrap_err();
     assert!(bad.to_string().contains("soft_tag_weight"));
     assert!(TrainConfig::default().soft_tag_weight(f32::NAN).validate().is_err());
+}
+
+/// `low_confidence_weight` scales what a row marked `confidence: low` counts
+/// for in both losses: at 0 such rows are ignored, at 10 they win.
+#[test]
+fn low_confidence_weight_sets_how_much_low_confidence_rows_count() {
+    let rows = fixture_rows();
+    let classes = ["negative", "neutral", "positive"];
+    let mut mixed = rows.clone();
+    // The same texts again, sentiment rotated by one class, marked low.
+    mixed.extend(rows.iter().map(|r| {
+        let c = classes.iter().position(|c| Some(*c) == r.sentiment.as_deref()).unwrap();
+        let mut w = r.clone().with_sentiment(classes[(c + 1) % 3]).with_confidence(voc::Confidence::Low);
+        w.tags = None;
+        w
+    }));
+    let accuracy =
+        |w: f32| train_then_eval(&mixed, &quick().low_confidence_weight(w), &rows).sentiment.unwrap().accuracy;
+    let (none, heavy) = (accuracy(0.0), accuracy(10.0));
+    assert!(none > 0.8, "low rows ignored: the high-confidence labels are learned ({none})");
+    assert!(heavy < 0.2, "low rows weighted 10x override the others ({heavy})");
+    let bad = TrainConfig::default().low_confidence_weight(-0.5).validate().unwrap_err();
+    assert!(bad.to_string().contains("low_confidence_weight"));
+    assert!(TrainConfig::default().low_confidence_weight(f32::NAN).validate().is_err());
 }
 
 #[test]
