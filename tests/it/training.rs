@@ -96,17 +96,25 @@ fn shared_eval_hashes_match_the_gold_dev_texts() {
     assert!(files >= 4, "training files found: {files}");
 }
 
+const CLASSES: [&str; 3] = ["negative", "neutral", "positive"];
+
+/// A row's sentiment rotated by one class (negative -> neutral -> positive ->
+/// negative): a label that contradicts it.
+fn rotated_sentiment(r: &Example) -> &'static str {
+    let c = CLASSES.iter().position(|c| Some(*c) == r.sentiment.as_deref()).unwrap();
+    CLASSES[(c + 1) % 3]
+}
+
 /// The fixture with soft targets that say the opposite of its hard labels
 /// (the sentiment rotated by one class, every tag flipped).
 fn contradicting_soft(rows: &[Example]) -> Vec<Example> {
-    let classes = ["negative", "neutral", "positive"];
     let all_tags = ["communication_gap", "process_breakdown", "product_failure", "training_need"];
     rows.iter()
         .map(|r| {
-            let c = classes.iter().position(|c| Some(*c) == r.sentiment.as_deref()).unwrap();
+            let wrong = rotated_sentiment(r);
             let mut soft = SoftLabels::default();
-            for (k, name) in classes.iter().enumerate() {
-                soft = soft.sentiment(*name, if k == (c + 1) % 3 { 1.0 } else { 0.0 });
+            for name in CLASSES {
+                soft = soft.sentiment(name, if name == wrong { 1.0 } else { 0.0 });
             }
             for t in all_tags {
                 let has = r.tags.as_ref().unwrap().iter().any(|x| x == t);
@@ -157,12 +165,10 @@ fn soft_tag_weight_sets_how_much_soft_tags_count() {
 #[test]
 fn low_confidence_weight_sets_how_much_low_confidence_rows_count() {
     let rows = fixture_rows();
-    let classes = ["negative", "neutral", "positive"];
     let mut mixed = rows.clone();
     // The same texts again, sentiment rotated by one class, marked low.
     mixed.extend(rows.iter().map(|r| {
-        let c = classes.iter().position(|c| Some(*c) == r.sentiment.as_deref()).unwrap();
-        let mut w = r.clone().with_sentiment(classes[(c + 1) % 3]).with_confidence(voc::Confidence::Low);
+        let mut w = r.clone().with_sentiment(rotated_sentiment(r)).with_confidence(voc::Confidence::Low);
         w.tags = None;
         w
     }));
