@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the default model (models/default) from the files in the repository:
 #   bash scripts/build-default-model.sh
+# The recipe (the `voc train` arguments) is in scripts/recipe.sh, shared with
+# scripts/recipe-seeds.sh, which measures variants of it on several seeds.
 # Trains with `voc train` on models/default/training/*.jsonl (the rows labeled
 # by people, the marked synthetic rows, and the teacher's soft targets for
 # unlabeled real texts; see models/default/training/SOURCES.md), starting from
@@ -17,18 +19,16 @@
 # ../shared/gold/dev.jsonl exists) appends the dev-set figures to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-T=models/default/training
 OUT=work-cache/default-new
 VOC=${VOC:-./target/release/voc}
+if compgen -v RECIPE_ >/dev/null; then
+  echo "error: unset the RECIPE_* variables first; they are for scripts/recipe-seeds.sh, not the shipped model" >&2
+  exit 2
+fi
+# shellcheck source=scripts/recipe.sh
+. scripts/recipe.sh
 [ -n "${VOC_SKIP_BUILD:-}" ] || cargo build --release --quiet
-EXCLUDE=()
-if [ -f ../shared/gold/eval-hashes.txt ]; then EXCLUDE=(--exclude-hashes ../shared/gold/eval-hashes.txt); fi
-"$VOC" --threads 2 train \
-  --data "$T/labeled.jsonl" --data "$T/extra-labeled.jsonl" --data "$T/pool-read.jsonl" \
-  --data "$T/synthetic.jsonl" --data "$T/teacher-labeled.jsonl" \
-  --tokenizer "$T/base/tokenizer.json" --embeddings "$T/base/embeddings-256.safetensors" \
-  "${EXCLUDE[@]}" --seed 42 --epochs 15 --learning-rate 0.001 \
-  --train-embeddings --average-last 10 --scopes negation --scope-rank 0 --soft-tag-weight 0.5 \
+"$VOC" --threads 2 train "${RECIPE[@]}" --seed 42 \
   --name "voc default model" --card-notes "$T/SOURCES.md" \
   --report work-cache/default-train-report.json --out "$OUT" --force
 if [ -f ../shared/gold/dev.jsonl ]; then
