@@ -294,9 +294,11 @@ fn read_jsonl(path: &Path, mut reader: impl BufRead, opts: &ReadOptions) -> Resu
         };
         let confidence = match obj.get("confidence") {
             None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(c)) if c == "high" => Some(Confidence::High),
-            Some(serde_json::Value::String(c)) if c == "low" => Some(Confidence::Low),
-            Some(_) => return Err(Error::data(path, line, "confidence", "not \"high\" or \"low\"")),
+            // The enum's own serde names, so the two cannot drift apart.
+            Some(v) => Some(
+                Confidence::deserialize(v)
+                    .map_err(|_| Error::data(path, line, "confidence", "not \"high\" or \"low\""))?,
+            ),
         };
         out.push(check_row(path, line, opts, Example { text, sentiment, tags, source, soft, confidence })?);
     }
