@@ -38,11 +38,12 @@ if os.path.exists(hashes):
 else:
     print("warning: ../shared/gold/eval-hashes.txt not found; pool not checked against it", file=sys.stderr)
 # The files labeled by people (and the synthetic one); not the teacher's file,
-# which holds this pool, nor pool-read.jsonl, whose texts were drawn from it
-# (they are left out after the draw, below).
+# which holds this pool, nor the pool-read*.jsonl files, whose texts were drawn
+# from it: pool-read.jsonl's are left out after the draw (below), and later
+# rounds (pool-read-2.jsonl, not in the recipe) stay in the teacher's file.
 FROM_POOL = "pool-read.jsonl"
 LABELED = [n for n in sorted(os.listdir(TRAINING))
-           if n.endswith(".jsonl") and n not in ("teacher-labeled.jsonl", FROM_POOL)]
+           if n.endswith(".jsonl") and n != "teacher-labeled.jsonl" and not n.startswith("pool-read")]
 for name in LABELED:
     for l in open(os.path.join(TRAINING, name)):
         banned.add(h(json.loads(l)["text"]))

