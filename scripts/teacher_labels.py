@@ -35,6 +35,8 @@ ap.add_argument("--blend", help="an earlier teacher-labeled.jsonl over the same 
 ap.add_argument("--blend-thresholds", help="that earlier teacher's teacher.json")
 ap.add_argument("--weight", type=float, default=1.0, help="this teacher's share when blending")
 a = ap.parse_args()
+if a.blend and not a.blend_thresholds:
+    ap.error("--blend needs --blend-thresholds (the earlier teacher's teacher.json)")
 reps = [json.load(open(f"{d}/teacher.json")) for d in a.teacher_dirs]
 classes, tags = reps[0]["classes"], reps[0]["tags"]
 assert all(r["classes"] == classes and r["tags"] == tags for r in reps), "the teachers' label sets differ"
@@ -51,13 +53,13 @@ if a.blend:
 probs = {}
 for w, d in zip(share, a.teacher_dirs):
     path = f"{d}/pool-probs.jsonl"
-    f = open(path) if os.path.exists(path) else gzip.open(path + ".gz", "rt")
-    for l in f:
-        r = json.loads(l)
-        p = probs.setdefault(r["id"], {"p_sentiment": [0.0] * len(classes), "p_tags": [0.0] * len(tags), "n": 0})
-        p["p_sentiment"] = [x + w * v for x, v in zip(p["p_sentiment"], r["p_sentiment"])]
-        p["p_tags"] = [x + w * v for x, v in zip(p["p_tags"], r["p_tags"])]
-        p["n"] += 1
+    with open(path) if os.path.exists(path) else gzip.open(path + ".gz", "rt") as src:
+        for l in src:
+            r = json.loads(l)
+            p = probs.setdefault(r["id"], {"p_sentiment": [0.0] * len(classes), "p_tags": [0.0] * len(tags), "n": 0})
+            p["p_sentiment"] = [x + w * v for x, v in zip(p["p_sentiment"], r["p_sentiment"])]
+            p["p_tags"] = [x + w * v for x, v in zip(p["p_tags"], r["p_tags"])]
+            p["n"] += 1
 assert all(p["n"] == len(a.teacher_dirs) for p in probs.values()), "a teacher lacks some pool ids"
 n = 0
 with open(a.out, "w") as f:
