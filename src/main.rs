@@ -141,6 +141,10 @@ struct TrainArgs {
     /// 1 for a row with hard tags.
     #[arg(long, default_value_t = 1.0)]
     soft_tag_weight: f32,
+    /// Distillation temperature of the soft (teacher) sentiment targets:
+    /// each becomes p^(1/T), renormalized (above 1: softer).
+    #[arg(long, default_value_t = 1.0)]
+    soft_temperature: f32,
     /// Weight in both losses of a row marked `"confidence": "low"`
     /// (ambiguous under the labeling guide), against 1 for the others.
     #[arg(long, default_value_t = 1.0)]
@@ -435,6 +439,7 @@ fn train(a: TrainArgs) -> voc::Result<()> {
         cfg = cfg.scope_rank(r);
     }
     cfg = cfg.train_embeddings(a.train_embeddings).average_last(a.average_last).soft_tag_weight(a.soft_tag_weight);
+    cfg = cfg.soft_temperature(a.soft_temperature);
     cfg = cfg.low_confidence_weight(a.low_confidence_weight);
     // Validate everything before any work.
     cfg.validate()?;

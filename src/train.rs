@@ -54,6 +54,7 @@ pub enum ClassWeights {
 /// | `scopes` | the base's when warm starting, else none | scope kinds the network pools separately (`"negation"`, `"contrast"`; see the README's "Scopes") | known names, each once |
 /// | `scope_rank` | 0 (the base's when warm starting with its scopes) | rank of the low-rank part of each scope matrix (`diag + U V^T`; 0: diagonal only, the cheapest and, on the gold dev set, the best measured) | 0..=hidden_dim |
 /// | `soft_tag_weight` | 1.0 | weight of a row's soft (teacher) tag targets in the tag loss, against 1 for a row with hard tags; the tag loss is the weighted mean | [0, 100] |
+/// | `soft_temperature` | 1.0 | distillation temperature of the soft (teacher) sentiment targets: each becomes `p^(1/T)`, renormalized (probabilities under the files' precision, 1e-4, count as 1e-4); above 1 it softens them, so the student also learns which wrong classes the teacher found plausible; 1 leaves them as they are | (0, 100] |
 /// | `low_confidence_weight` | 1.0 | weight in both losses of a row marked `"confidence": "low"` (ambiguous under the guide), against 1 for the others | [0, 100] |
 /// | `average_last` | 0 | also try the mean of the weights of the last N epochs (stochastic weight averaging); kept when it scores better on the validation split than the best single epoch (always, when there is no validation split); 0 = off | 0..=epochs |
 ///
@@ -109,6 +110,9 @@ pub struct TrainConfig {
     /// 1 for a row with hard tags (the loss is the weighted mean).
     #[serde(default = "one")]
     pub soft_tag_weight: f32,
+    /// Distillation temperature of the soft sentiment targets (1: as given).
+    #[serde(default = "one")]
+    pub soft_temperature: f32,
     /// Weight, in both losses, of a row whose labeler marked it
     /// [`Confidence::Low`](crate::Confidence) (ambiguous under the guide),
     /// against 1 for every other row.
@@ -140,6 +144,7 @@ impl Default for TrainConfig {
             scopes: None,
             scope_rank: 0,
             soft_tag_weight: 1.0,
+            soft_temperature: 1.0,
             low_confidence_weight: 1.0,
         }
     }
@@ -172,6 +177,7 @@ impl TrainConfig {
     setter!(average_last, usize);
     setter!(scope_rank, usize);
     setter!(soft_tag_weight, f32);
+    setter!(soft_temperature, f32);
     setter!(low_confidence_weight, f32);
 
     /// Set the tags to learn.
@@ -239,6 +245,9 @@ impl TrainConfig {
         }
         if !(self.soft_tag_weight >= 0.0 && self.soft_tag_weight <= 100.0) {
             return bad("soft_tag_weight", "must be in [0, 100]");
+        }
+        if !(self.soft_temperature > 0.0 && self.soft_temperature <= 100.0) {
+            return bad("soft_temperature", "must be in (0, 100]");
         }
         if !(self.low_confidence_weight >= 0.0 && self.low_confidence_weight <= 100.0) {
             return bad("low_confidence_weight", "must be in [0, 100]");
@@ -481,10 +490,10 @@ pub fn train(
                 roles,
                 sentiment: e.sentiment.as_ref().and_then(|s| classes.iter().position(|c| c == s)),
                 tags: e.tags.as_ref().map(|ts| tags.iter().map(|t| ts.contains(t)).collect()),
-                soft_sentiment: soft
-                    .and_then(|s| s.sentiment.as_ref())
-                    .filter(|_| e.sentiment.is_some())
-                    .map(|m| classes.iter().map(|c| m.get(c).copied().unwrap_or(0.0)).collect()),
+                soft_sentiment: soft.and_then(|s| s.sentiment.as_ref()).filter(|_| e.sentiment.is_some()).map(|m| {
+                    let p: Vec<f32> = classes.iter().map(|c| m.get(c).copied().unwrap_or(0.0)).collect();
+                    soften(p, config.soft_temperature)
+                }),
                 soft_tags: soft
                     .and_then(|s| s.tags.as_ref())
                     .filter(|_| e.tags.is_some())
@@ -854,6 +863,21 @@ pub fn train(
     Ok((clf, report))
 }
 
+/// Soft targets `p` at distillation temperature `t`: `p^(1/t)`, renormalized,
+/// computed in log space from the largest (so no `t` underflows to all
+/// zeros); probabilities under 1e-4, the precision the files store, count
+/// as 1e-4. `t = 1` returns `p` unchanged.
+fn soften(p: Vec<f32>, t: f32) -> Vec<f32> {
+    if t == 1.0 || p.is_empty() {
+        return p;
+    }
+    let logs: Vec<f64> = p.iter().map(|&x| f64::from(x.max(1e-4)).ln() / f64::from(t)).collect();
+    let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.iter().map(|x| (x / z) as f32).collect()
+}
+
 /// `avg += (w - avg) / n`, tensor by tensor: the running mean of `n` snapshots.
 fn average_into(avg: &mut Weights, w: &Weights, n: usize) {
     let f = 1.0 / n as f32;
@@ -1086,6 +1110,25 @@ impl TrainReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Softening keeps the classes' order, sums to 1, is `p^(1/t)`
+    /// renormalized, and leaves `t = 1` untouched.
+    #[test]
+    fn soften_flattens_above_one_and_keeps_the_order() {
+        let p = vec![0.97, 0.03, 0.0];
+        assert_eq!(soften(p.clone(), 1.0), p);
+        let s = soften(p.clone(), 2.0);
+        assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(s[0] < 0.97 && s[1] > 0.03 && s[2] > 0.0, "{s:?}");
+        assert!(s[0] > s[1] && s[1] > s[2]);
+        // p^(1/2) renormalized, 0 counted as 1e-4.
+        let r: Vec<f32> = [0.97f32, 0.03, 1e-4].iter().map(|x| x.sqrt()).collect();
+        let z: f32 = r.iter().sum();
+        s.iter().zip(&r).for_each(|(a, b)| assert!((a - b / z).abs() < 1e-6));
+        // A tiny temperature sharpens to one class without underflow.
+        let sharp = soften(p.clone(), 0.001);
+        assert!((sharp[0] - 1.0).abs() < 1e-6 && sharp.iter().all(|x| x.is_finite()));
+    }
 
     /// Lazy Adam moves only the rows a batch touched, and its first step on
     /// a row is Adam's (a step of size `lr` against the gradient's sign).

@@ -160,6 +160,32 @@ fn soft_tag_weight_sets_how_much_soft_tags_count() {
     assert!(TrainConfig::default().soft_tag_weight(f32::NAN).validate().is_err());
 }
 
+/// `soft_temperature` softens the soft sentiment targets before training
+/// fits them: the one-hot teacher targets of `contradicting_soft` at T = 4
+/// become about 0.83 / 0.08 / 0.08, so the student's top probability falls,
+/// while its choice of class (the teacher's) stays.
+#[test]
+fn soft_temperature_softens_what_training_fits() {
+    let rows = fixture_rows();
+    let soft = contradicting_soft(&rows);
+    let fit = |t: f32| {
+        let (clf, _) =
+            voc::train(&fresh_base(), &soft, &quick().soft_temperature(t), &HashList::default(), |_| {}).unwrap();
+        let scores = clf.scores_batch(&rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>()).unwrap();
+        let agree = rows.iter().zip(&scores).filter(|(r, s)| CLASSES[s.sentiment] == rotated_sentiment(r)).count();
+        let top: f32 = scores.iter().map(|s| s.sentiment_probabilities[s.sentiment]).sum::<f32>() / rows.len() as f32;
+        (agree as f32 / rows.len() as f32, top)
+    };
+    let ((agree1, top1), (agree4, top4)) = (fit(1.0), fit(4.0));
+    assert!(agree1 > 0.8 && agree4 > 0.8, "both follow the teacher's class ({agree1}, {agree4})");
+    assert!(top1 > 0.9, "one-hot targets: a confident student ({top1})");
+    assert!(top4 < top1 - 0.05 && top4 < 0.9, "softened targets: a less confident one ({top4} vs {top1})");
+    for bad in [0.0, -1.0, f32::NAN, 101.0] {
+        let err = TrainConfig::default().soft_temperature(bad).validate().unwrap_err();
+        assert!(err.to_string().contains("soft_temperature"), "{bad}: {err}");
+    }
+}
+
 /// `low_confidence_weight` scales what a row marked `confidence: low` counts
 /// for in both losses: at 0 such rows are ignored, at 10 they win.
 #[test]
