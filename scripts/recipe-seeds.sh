@@ -6,7 +6,7 @@
 #   bash scripts/recipe-seeds.sh NAME [extra voc train arguments...]
 #   SEEDS="42 1 2" RECIPE_EPOCHS=10 bash scripts/recipe-seeds.sh e10
 #
-# SEEDS: the seeds (default "42 1 2", the ones the README's tables use).
+# SEEDS: the seeds (default "42 1 2", the ones the tables of models/default/training/EXPERIMENTS.md use).
 # RECIPE_*: overrides of one part of the recipe (see scripts/recipe.sh).
 # KEEP=1 keeps each model in work-cache/recipe-NAME-SEED/ (deleted otherwise).
 # VOC: the binary (default ./target/release/voc, built if VOC is unset).
